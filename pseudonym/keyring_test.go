@@ -63,7 +63,11 @@ func TestHMACMatchesRFC4231(t *testing.T) {
 // RFC 5869 test cases 1 and 3 (HKDF-SHA-256), through the helper that
 // derives subkeys.
 func TestHKDFMatchesRFC5869(t *testing.T) {
-	cases := []struct{ name, ikm, salt, info string; n int; want string }{
+	cases := []struct {
+		name, ikm, salt, info string
+		n                     int
+		want                  string
+	}{
 		{"case1", strings.Repeat("0b", 22), "000102030405060708090a0b0c", "f0f1f2f3f4f5f6f7f8f9", 42,
 			"3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"},
 		{"case3", strings.Repeat("0b", 22), "", "", 42,
