@@ -1,0 +1,262 @@
+package dp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+func gaussianCharge(t *testing.T, eps float64) Charge {
+	t.Helper()
+	plan, err := NewPlan(Params{Epsilon: eps, Delta: 1e-7})
+	require.NoError(t, err)
+	return Charge{Release: "r", Cost: plan.Cost, Epsilon: plan.Epsilon, Delta: 1e-7}
+}
+
+func openLedger(t *testing.T, path string, b Budget, now *time.Time) *FileLedger {
+	t.Helper()
+	l, err := OpenFileLedger(path, LedgerOptions{
+		Budget: b,
+		Now:    func() time.Time { return *now },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func TestLedgerRefusesOverspendAndSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	now := t0
+	b := Budget{Epsilon: 3, Delta: 1e-6}
+	l := openLedger(t, path, b, &now)
+	ctx := context.Background()
+
+	var debited []Charge
+	for range 10 {
+		c, err := l.Debit(ctx, gaussianCharge(t, 1))
+		if err != nil {
+			require.ErrorIs(t, err, ErrBudgetExceeded)
+			assert.Contains(t, err.Error(), "already spent")
+			break
+		}
+		debited = append(debited, c)
+	}
+	// ρ adds up, so three ε=1 releases at δ=1e-7 cost less than ε=3 at
+	// δ=1e-6; more than three fit, but not ten.
+	require.Greater(t, len(debited), 3)
+	require.Less(t, len(debited), 10)
+	s, err := l.Summary(now)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, s.Epsilon, b.Epsilon)
+	assert.Len(t, s.Charges, len(debited))
+	require.NoError(t, l.Close())
+
+	// Reopen: exactly the same spend, and still refusing.
+	l2 := openLedger(t, path, b, &now)
+	s2, err := l2.Summary(now)
+	require.NoError(t, err)
+	assert.Equal(t, s.Total, s2.Total)
+	assert.Equal(t, s.Epsilon, s2.Epsilon)
+	assert.Equal(t, debited, s2.Charges)
+	_, err = l2.Debit(ctx, gaussianCharge(t, 1))
+	require.ErrorIs(t, err, ErrBudgetExceeded)
+
+	// The file holds the mode it was created with.
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+}
+
+func TestLedgerHorizonLetsOldChargesExpire(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	now := t0
+	l := openLedger(t, path, Budget{Epsilon: 1.1, Delta: 1e-6, Horizon: 7 * 24 * time.Hour}, &now)
+	ctx := context.Background()
+	_, err := l.Debit(ctx, gaussianCharge(t, 1))
+	require.NoError(t, err)
+	_, err = l.Debit(ctx, gaussianCharge(t, 1))
+	require.ErrorIs(t, err, ErrBudgetExceeded)
+	now = t0.Add(7*24*time.Hour - time.Second)
+	_, err = l.Debit(ctx, gaussianCharge(t, 1))
+	require.ErrorIs(t, err, ErrBudgetExceeded, "still inside the horizon")
+	now = t0.Add(7 * 24 * time.Hour)
+	_, err = l.Debit(ctx, gaussianCharge(t, 1))
+	require.NoError(t, err)
+	s, err := l.Summary(now)
+	require.NoError(t, err)
+	assert.Len(t, s.Charges, 1)
+	assert.Equal(t, 2, s.AllCharges)
+}
+
+// A crash after Debit and before the release is returned loses budget: the
+// charge is on disk, the release never happened.
+func TestLedgerCrashBetweenDebitAndRelease(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	now := t0
+	b := Budget{Epsilon: 10, Delta: 1e-6}
+	l := openLedger(t, path, b, &now)
+	c, err := l.Debit(context.Background(), gaussianCharge(t, 1))
+	require.NoError(t, err)
+	// "Crash": drop the ledger without Close and without releasing anything.
+	require.NoError(t, l.f.Close())
+	l.f = nil
+
+	l2 := openLedger(t, path, b, &now)
+	s, err := l2.Summary(now)
+	require.NoError(t, err)
+	require.Len(t, s.Charges, 1)
+	assert.Equal(t, c, s.Charges[0])
+	want, err := c.Cost.Epsilon(b.Delta)
+	require.NoError(t, err)
+	assert.Equal(t, want, s.Epsilon)
+}
+
+func TestLedgerRefusesCorruptFiles(t *testing.T) {
+	dir := t.TempDir()
+	now := t0
+	b := Budget{Epsilon: 10, Delta: 1e-6}
+	good := filepath.Join(dir, "good")
+	l := openLedger(t, good, b, &now)
+	for range 3 {
+		_, err := l.Debit(context.Background(), gaussianCharge(t, 1))
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	data, err := os.ReadFile(good)
+	require.NoError(t, err)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+
+	flip := append([]byte(nil), data...)
+	flip[len(flip)-20] ^= 0x01
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"torn last record", data[:len(data)-5], "line 4: torn record"},
+		{"flipped bit", flip, "line 4: checksum mismatch"},
+		{"dropped middle record", bytes.Join([][]byte{lines[0], lines[1], lines[3]}, nil), "line 3: sequence number 3, want 2"},
+		{"duplicated record", bytes.Join([][]byte{lines[0], lines[1], lines[1]}, nil), "line 3: sequence number 1, want 2"},
+		{"not a ledger", []byte("hello\n"), "line 1: not a privrec ledger"},
+		{"garbage record", append([]byte(ledgerHeader), "zzzzzzzz {}\n"...), "line 2: malformed checksum"},
+		{"short record", append([]byte(ledgerHeader), "x\n"...), "line 2: malformed record"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.name)
+			require.NoError(t, os.WriteFile(p, tc.data, 0o600))
+			_, err := OpenFileLedger(p, LedgerOptions{Budget: b})
+			require.ErrorIs(t, err, ErrLedgerCorrupt)
+			assert.Contains(t, err.Error(), tc.want)
+			_, err = ReadLedgerFile(p)
+			require.ErrorIs(t, err, ErrLedgerCorrupt)
+		})
+	}
+}
+
+func TestLedgerWriteFailureStopsDebits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	now := t0
+	b := Budget{Epsilon: 10, Delta: 1e-6}
+	l := openLedger(t, path, b, &now)
+	fsyncErr := errors.New("injected fsync failure")
+	writeHook = func(f *os.File, p []byte) error {
+		_, _ = f.Write(p[:len(p)/2]) // torn write, then the "fsync" fails
+		return fsyncErr
+	}
+	_, err := l.Debit(context.Background(), gaussianCharge(t, 1))
+	writeHook = nil
+	require.ErrorIs(t, err, fsyncErr)
+	_, err = l.Debit(context.Background(), gaussianCharge(t, 1))
+	require.ErrorContains(t, err, "refuses debits after a failed write")
+	require.NoError(t, l.Close())
+	_, err = OpenFileLedger(path, LedgerOptions{Budget: b})
+	require.ErrorIs(t, err, ErrLedgerCorrupt, "the torn record is detected, never read as nothing spent")
+}
+
+func TestLedgerIsLockedAgainstASecondOpener(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	now := t0
+	openLedger(t, path, Budget{Epsilon: 1, Delta: 1e-6}, &now)
+	_, err := OpenFileLedger(path, LedgerOptions{Budget: Budget{Epsilon: 1, Delta: 1e-6}})
+	require.ErrorContains(t, err, "in use by another process")
+}
+
+func TestLedgerRejectsBadBudgetsAndCharges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	for _, b := range []Budget{{}, {Epsilon: -1}, {Epsilon: 1, Delta: 1}, {Epsilon: 1, Horizon: -1}} {
+		_, err := OpenFileLedger(path, LedgerOptions{Budget: b})
+		require.Error(t, err, "%+v", b)
+	}
+	now := t0
+	l := openLedger(t, path, Budget{Epsilon: 1, Delta: 1e-6}, &now)
+	for _, c := range []Cost{{}, {Rho: -1}, {PureEpsilon: math.Inf(1)}} {
+		_, err := l.Debit(context.Background(), Charge{Cost: c})
+		require.Error(t, err, "%+v", c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := l.Debit(ctx, gaussianCharge(t, 0.1))
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestLedgerConcurrentDebitsNeverOverspend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	now := t0
+	b := Budget{Epsilon: 2, Delta: 1e-6}
+	l := openLedger(t, path, b, &now)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				_, _ = l.Debit(context.Background(), gaussianCharge(t, 0.3))
+			}
+		})
+	}
+	wg.Wait()
+	s, err := l.Summary(now)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, s.Epsilon, b.Epsilon)
+	assert.Greater(t, s.Epsilon, b.Epsilon-0.35)
+}
+
+func FuzzParseLedger(f *testing.F) {
+	c := Charge{Seq: 1, Release: "r", At: t0, Cost: Cost{Rho: 0.1}, Epsilon: 1, Delta: 1e-6}
+	rec, err := formatRecord(c)
+	require.NoError(f, err)
+	f.Add([]byte(ledgerHeader))
+	f.Add(append([]byte(ledgerHeader), rec...))
+	f.Add(append([]byte(ledgerHeader), rec[:len(rec)-3]...))
+	f.Add([]byte("privrec-ledger v1\n00000000 {}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		charges, err := ParseLedger(data)
+		if err != nil {
+			require.ErrorIs(t, err, ErrLedgerCorrupt)
+			return
+		}
+		// Whatever parses must re-encode to the same bytes.
+		out := []byte(ledgerHeader)
+		for _, c := range charges {
+			r, err := formatRecord(c)
+			require.NoError(t, err)
+			out = append(out, r...)
+		}
+		again, err := ParseLedger(out)
+		require.NoError(t, err)
+		assert.Equal(t, charges, again)
+	})
+}
