@@ -1,0 +1,466 @@
+package recommend
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/pseudonym"
+)
+
+// Window is a release window [Start, End).
+type Window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Contains reports whether t is in [Start, End).
+func (w Window) Contains(t time.Time) bool { return !t.Before(w.Start) && t.Before(w.End) }
+
+// Validate reports whether the window is usable.
+func (w Window) Validate() error {
+	if w.Start.IsZero() || w.End.IsZero() {
+		return errors.New("recommend: window needs both Start and End")
+	}
+	if !w.Start.Before(w.End) {
+		return fmt.Errorf("recommend: window start %v is not before end %v", w.Start, w.End)
+	}
+	return nil
+}
+
+// DefaultNeighbors is how many neighbours per item a model keeps by default.
+const DefaultNeighbors = 100
+
+// DefaultMaxClockSkew is how far in the future an event may be stamped.
+const DefaultMaxClockSkew = 5 * time.Minute
+
+// CollectorOptions configures a Collector. Window is required; zero values
+// elsewhere mean defaults.
+type CollectorOptions struct {
+	// Window is the release window; events outside it are refused.
+	Window Window
+	// MaxItemsPerUser (K) is how many distinct items are kept per user; it
+	// must equal dp.Params.MaxItemsPerUser at release. Default
+	// dp.DefaultMaxItemsPerUser.
+	MaxItemsPerUser int
+	// Kinds lists the event kinds collected; all kinds when empty.
+	Kinds []Kind
+	// SampleKey keys the hash that chooses which K items a user keeps when
+	// they interact with more. Collectors that will be merged must share it;
+	// a random key is used when it is zero. Sampling is not a privacy
+	// mechanism (the bound holds whatever is kept), so the key is not secret.
+	SampleKey [16]byte
+	// MaxClockSkew is how far past Now an event may be stamped before it is
+	// refused as coming from the future. Default DefaultMaxClockSkew;
+	// negative disables the check (for replaying historical data).
+	MaxClockSkew time.Duration
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+	// Neighbors is how many neighbours per item the released model keeps.
+	// Default DefaultNeighbors.
+	Neighbors int
+	// Logger receives release progress; slog.Default() when nil. privrec
+	// never logs identifiers of people.
+	Logger *slog.Logger
+}
+
+// CollectorStats are operational counters of a collector.
+type CollectorStats struct {
+	Accepted        int64 // events accepted
+	DroppedByBound  int64 // accepted events whose item was not kept because the user had K items already
+	DuplicateEvents int64 // accepted events for an item the user already had
+}
+
+const numShards = 64
+
+// Collector holds the bounded state of one release window: for each
+// pseudonym, at most K items, chosen as the K with the smallest keyed hash,
+// so that repeated events change nothing and two collectors of the same
+// window can be merged. It holds no times, no kinds and no order of events.
+// It is safe for concurrent use.
+type Collector struct {
+	cat       *Catalog
+	opts      CollectorOptions
+	k         int
+	kinds     uint8 // bit per accepted Kind
+	k0, k1    uint64
+	zeros     []uint32
+	keyPeriod time.Duration // set by NewIngestor, for the report
+
+	shards [numShards]shard
+}
+
+type shard struct {
+	mu       sync.Mutex
+	released bool
+	slots    map[pseudonym.ID]uint32 // pseudonym -> slot
+	items    []uint32                // K catalog indexes per slot
+	n        []uint16                // items kept per slot
+	stats    CollectorStats
+	_        [64]byte // keep shards on separate cache lines
+}
+
+// NewCollector returns an empty collector for one window over cat.
+func NewCollector(cat *Catalog, opts CollectorOptions) (*Collector, error) {
+	if cat == nil {
+		return nil, errors.New("recommend: nil catalog")
+	}
+	if err := opts.Window.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.MaxItemsPerUser == 0 {
+		opts.MaxItemsPerUser = dp.DefaultMaxItemsPerUser
+	}
+	if opts.MaxItemsPerUser < 1 || opts.MaxItemsPerUser > dp.MaxItemsPerUserCap {
+		return nil, fmt.Errorf("recommend: MaxItemsPerUser = %d must be in [1, %d]", opts.MaxItemsPerUser, dp.MaxItemsPerUserCap)
+	}
+	if opts.Neighbors == 0 {
+		opts.Neighbors = DefaultNeighbors
+	}
+	if opts.Neighbors < 1 || opts.Neighbors > 10000 {
+		return nil, fmt.Errorf("recommend: Neighbors = %d must be in [1, 10000]", opts.Neighbors)
+	}
+	if opts.MaxClockSkew == 0 {
+		opts.MaxClockSkew = DefaultMaxClockSkew
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	c := &Collector{cat: cat, opts: opts, k: opts.MaxItemsPerUser}
+	if len(opts.Kinds) == 0 {
+		c.kinds = 1<<KindView | 1<<KindCart | 1<<KindPurchase
+	}
+	for _, k := range opts.Kinds {
+		if !k.valid() {
+			return nil, fmt.Errorf("recommend: CollectorOptions.Kinds: %w %d", ErrUnknownKind, k)
+		}
+		c.kinds |= 1 << k
+	}
+	key := opts.SampleKey
+	if key == ([16]byte{}) {
+		if _, err := rand.Read(key[:]); err != nil {
+			return nil, fmt.Errorf("recommend: sample key: %w", err)
+		}
+		c.opts.SampleKey = key
+	}
+	c.k0 = binary.LittleEndian.Uint64(key[:8])
+	c.k1 = binary.LittleEndian.Uint64(key[8:])
+	c.zeros = make([]uint32, c.k)
+	for i := range c.shards {
+		c.shards[i].slots = make(map[pseudonym.ID]uint32)
+	}
+	return c, nil
+}
+
+// Window returns the collector's window.
+func (c *Collector) Window() Window { return c.opts.Window }
+
+// MaxItemsPerUser returns K.
+func (c *Collector) MaxItemsPerUser() int { return c.k }
+
+// Catalog returns the catalog events are checked against.
+func (c *Collector) Catalog() *Catalog { return c.cat }
+
+// check validates everything about an event but its subject and returns the
+// item's catalog index. Errors never include the subject.
+func (c *Collector) check(item string, kind Kind, at time.Time) (uint32, error) {
+	if item == "" {
+		return 0, ErrEmptyItem
+	}
+	if !kind.valid() {
+		return 0, fmt.Errorf("%w %d", ErrUnknownKind, kind)
+	}
+	if c.kinds&(1<<kind) == 0 {
+		return 0, fmt.Errorf("%w: %v", ErrKindNotAccepted, kind)
+	}
+	if !c.opts.Window.Contains(at) {
+		return 0, ErrOutsideWindow
+	}
+	if c.opts.MaxClockSkew > 0 && at.After(c.opts.Now().Add(c.opts.MaxClockSkew)) {
+		return 0, ErrFutureEvent
+	}
+	idx, ok := c.cat.index[item]
+	if !ok {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownItem, truncate(item, 64))
+	}
+	return idx, nil
+}
+
+// Add records one pseudonymous event. It refuses, with an error wrapping
+// one of the Err* values, an empty or unknown item, an unknown or
+// uncollected kind, a time outside the window or in the future, and any
+// event after Release. A refused event changes nothing. An accepted event
+// may still not be kept, when its subject already has K items with smaller
+// hashes. Add allocates nothing once the subject has been seen.
+func (c *Collector) Add(e Event) error {
+	idx, err := c.check(e.Item, e.Kind, e.Time)
+	if err != nil {
+		return err
+	}
+	return c.add(e.Subject, idx)
+}
+
+func (c *Collector) add(id pseudonym.ID, idx uint32) error {
+	s := &c.shards[id[0]%numShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released {
+		return ErrWindowReleased
+	}
+	slot, ok := s.slots[id]
+	if !ok {
+		slot = uint32(len(s.n))
+		s.slots[id] = slot
+		s.n = append(s.n, 0)
+		s.items = append(s.items, c.zeros...)
+	}
+	s.stats.Accepted++
+	c.insert(s, slot, id, idx)
+	return nil
+}
+
+// insert keeps idx in the slot's bottom-K set.
+func (c *Collector) insert(s *shard, slot uint32, id pseudonym.ID, idx uint32) {
+	base := int(slot) * c.k
+	n := int(s.n[slot])
+	list := s.items[base : base+n]
+	for _, it := range list {
+		if it == idx {
+			s.stats.DuplicateEvents++
+			return
+		}
+	}
+	if n < c.k {
+		s.items[base+n] = idx
+		s.n[slot]++
+		return
+	}
+	h := c.rank(id, idx)
+	worst, worstH := 0, c.rank(id, list[0])
+	for j := 1; j < n; j++ {
+		if hj := c.rank(id, list[j]); hj > worstH {
+			worst, worstH = j, hj
+		}
+	}
+	s.stats.DroppedByBound++
+	if h < worstH {
+		list[worst] = idx
+	}
+}
+
+// rank is the keyed hash that orders a user's items for bottom-K sampling.
+func (c *Collector) rank(id pseudonym.ID, item uint32) uint64 {
+	a := binary.LittleEndian.Uint64(id[0:8]) ^ c.k0
+	b := binary.LittleEndian.Uint64(id[8:16]) ^ c.k1
+	return mix64(a ^ mix64(b^(uint64(item)+1)*0x9E3779B97F4A7C15))
+}
+
+// mix64 is the splitmix64 finalizer.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xBF58476D1CE4E5B9
+	x ^= x >> 27
+	x *= 0x94D049BB133111EB
+	return x ^ (x >> 31)
+}
+
+// Forget removes a subject's pending state, as for a deletion request. It
+// reports whether the subject had any. Once a window is released, a person's
+// influence is covered by the differential-privacy guarantee instead: their
+// events are not stored anywhere and changed the released model at most as
+// much as ε allows.
+func (c *Collector) Forget(id pseudonym.ID) bool {
+	s := &c.shards[id[0]%numShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slot, ok := s.slots[id]
+	if !ok {
+		return false
+	}
+	delete(s.slots, id)
+	base := int(slot) * c.k
+	clear(s.items[base : base+c.k])
+	s.n[slot] = 0
+	return true
+}
+
+// Stats returns operational counters. They count events, not people, and are
+// not differentially private: keep them out of public reports.
+func (c *Collector) Stats() CollectorStats {
+	var st CollectorStats
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		st.Accepted += s.stats.Accepted
+		st.DroppedByBound += s.stats.DroppedByBound
+		st.DuplicateEvents += s.stats.DuplicateEvents
+		s.mu.Unlock()
+	}
+	return st
+}
+
+// Merge adds the state of other, a collector of the same window, catalog, K
+// and SampleKey (for example another shard or process), into c. The result
+// equals what one collector would hold had it seen both streams. other is
+// left unchanged.
+func (c *Collector) Merge(other *Collector) error {
+	switch {
+	case other == c:
+		return errors.New("recommend: cannot merge a collector into itself")
+	case other.cat != c.cat:
+		return errors.New("recommend: merge: collectors use different catalogs")
+	case !other.opts.Window.Start.Equal(c.opts.Window.Start) || !other.opts.Window.End.Equal(c.opts.Window.End):
+		return errors.New("recommend: merge: collectors have different windows")
+	case other.k != c.k:
+		return errors.New("recommend: merge: collectors have different MaxItemsPerUser")
+	case other.opts.SampleKey != c.opts.SampleKey:
+		return errors.New("recommend: merge: collectors have different sample keys")
+	}
+	for i := range c.shards {
+		src, dst := &other.shards[i], &c.shards[i]
+		src.mu.Lock()
+		dst.mu.Lock()
+		if dst.released || src.released {
+			dst.mu.Unlock()
+			src.mu.Unlock()
+			return ErrWindowReleased
+		}
+		for id, sslot := range src.slots {
+			slot, ok := dst.slots[id]
+			if !ok {
+				slot = uint32(len(dst.n))
+				dst.slots[id] = slot
+				dst.n = append(dst.n, 0)
+				dst.items = append(dst.items, c.zeros...)
+			}
+			base := int(sslot) * c.k
+			for _, idx := range src.items[base : base+int(src.n[sslot])] {
+				c.insert(dst, slot, id, idx)
+			}
+		}
+		dst.mu.Unlock()
+		src.mu.Unlock()
+	}
+	return nil
+}
+
+// windowState is the bounded state taken out of a collector at release.
+type windowState struct {
+	k      int
+	shards []shardState
+}
+
+type shardState struct {
+	slots map[pseudonym.ID]uint32
+	items []uint32
+	n     []uint16
+}
+
+// forEachUser calls fn with each user's kept items (catalog indexes). fn
+// must not retain the slice.
+func (w *windowState) forEachUser(fn func(items []uint32)) {
+	for _, s := range w.shards {
+		for _, slot := range s.slots {
+			base := int(slot) * w.k
+			fn(s.items[base : base+int(s.n[slot])])
+		}
+	}
+}
+
+// wipe zeroes and drops the state.
+func (w *windowState) wipe() {
+	for i := range w.shards {
+		clear(w.shards[i].items)
+		clear(w.shards[i].n)
+		clear(w.shards[i].slots)
+	}
+	w.shards = nil
+}
+
+// Release debits the ledger for params, then turns the window's state into
+// a Model with differentially private counts and wipes the state. After a
+// successful debit the collector accepts no more events (ErrWindowReleased).
+//
+// If the ledger refuses the debit, nothing is released and the state is
+// kept. If anything fails after the debit, the budget stays spent: a failed
+// release loses budget, it never overspends.
+func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Params) (*Model, error) {
+	if ledger == nil {
+		return nil, errors.New("recommend: Release needs a ledger")
+	}
+	plan, err := dp.NewPlan(params)
+	if err != nil {
+		return nil, err
+	}
+	if plan.Params.MaxItemsPerUser != c.k {
+		return nil, fmt.Errorf("recommend: Params.MaxItemsPerUser = %d, but the collector kept K = %d items per user", plan.Params.MaxItemsPerUser, c.k)
+	}
+	var rid [8]byte
+	if _, err := rand.Read(rid[:]); err != nil {
+		return nil, fmt.Errorf("recommend: release ID: %w", err)
+	}
+	charge := dp.Charge{
+		Release: fmt.Sprintf("%x", rid),
+		Cost:    plan.Cost,
+		Epsilon: plan.Epsilon,
+		Delta:   plan.Params.Delta,
+		Note: fmt.Sprintf("window %s..%s, %v noise, %v pairs, K=%d",
+			c.opts.Window.Start.UTC().Format(time.RFC3339), c.opts.Window.End.UTC().Format(time.RFC3339),
+			plan.Params.Mechanism, plan.Params.Pairs, c.k),
+	}
+
+	for i := range c.shards {
+		c.shards[i].mu.Lock()
+	}
+	unlockAll := func() {
+		for i := range c.shards {
+			c.shards[i].mu.Unlock()
+		}
+	}
+	if c.shards[0].released {
+		unlockAll()
+		return nil, ErrWindowReleased
+	}
+	charged, err := ledger.Debit(ctx, charge)
+	if err != nil {
+		unlockAll()
+		return nil, fmt.Errorf("recommend: release refused: %w", err)
+	}
+	state := &windowState{k: c.k, shards: make([]shardState, numShards)}
+	for i := range c.shards {
+		s := &c.shards[i]
+		state.shards[i] = shardState{slots: s.slots, items: s.items, n: s.n}
+		s.slots, s.items, s.n = nil, nil, nil
+		s.released = true
+	}
+	unlockAll()
+	defer state.wipe()
+
+	c.opts.Logger.Info("privrec release: budget debited", "release", charged.Release, "epsilon", charged.Epsilon, "delta", charged.Delta)
+	m, err := build(state, c.cat, plan, buildInfo{
+		releaseID: charged.Release,
+		at:        charged.At,
+		window:    c.opts.Window,
+		neighbors: c.opts.Neighbors,
+		keyPeriod: c.keyPeriod,
+		kinds:     c.kinds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recommend: release %s (budget spent): %w", charged.Release, err)
+	}
+	if sum, err := ledger.Summary(charged.At); err == nil {
+		m.report.Ledger = ledgerReport(sum)
+	}
+	c.opts.Logger.Info("privrec release: model built", "release", charged.Release,
+		"items", len(m.items), "pairs", m.report.Released.Pairs)
+	return m, nil
+}
