@@ -46,12 +46,12 @@ type DataUse struct {
 
 // PrivacySpend is what one release spent and how.
 type PrivacySpend struct {
-	Unit          string  `json:"unit"`
-	Mechanism     string  `json:"mechanism"`
-	Epsilon       float64 `json:"epsilon"`
-	Delta         float64 `json:"delta"`
-	Rho           float64 `json:"rho"`
-	PureEpsilon   float64 `json:"pure_epsilon"`
+	Unit           string  `json:"unit"`
+	Mechanism      string  `json:"mechanism"`
+	Epsilon        float64 `json:"epsilon"`
+	Delta          float64 `json:"delta"`
+	Rho            float64 `json:"rho"`
+	PureEpsilon    float64 `json:"pure_epsilon"`
 	SelectionDelta float64 `json:"selection_delta"`
 	// MaxItemsPerUser is K: items kept per user per window.
 	MaxItemsPerUser int     `json:"max_items_per_user"`
@@ -116,7 +116,7 @@ func newReport(plan *dp.Plan, info buildInfo, items, pairs, neighbors int) Repor
 			Delta:           p.Delta,
 			Rho:             plan.Cost.Rho,
 			PureEpsilon:     plan.Cost.PureEpsilon,
-			SelectionDelta:   plan.Cost.Delta,
+			SelectionDelta:  plan.Cost.Delta,
 			MaxItemsPerUser: p.MaxItemsPerUser,
 			ItemShare:       p.ItemShare,
 			PairSelection:   p.Pairs.String(),
