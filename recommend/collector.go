@@ -435,18 +435,12 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 		unlockAll()
 		return nil, fmt.Errorf("recommend: release refused: %w", err)
 	}
-	state := &windowState{k: c.k, shards: make([]shardState, numShards)}
-	for i := range c.shards {
-		s := &c.shards[i]
-		state.shards[i] = shardState{slots: s.slots, items: s.items, n: s.n}
-		s.slots, s.items, s.n = nil, nil, nil
-		s.released = true
-	}
+	state := c.moveStateLocked()
 	unlockAll()
 	defer state.wipe()
 
 	c.opts.Logger.Info("privrec release: budget debited", "release", charged.Release, "epsilon", charged.Epsilon, "delta", charged.Delta)
-	m, err := build(state, c.cat, plan, buildInfo{
+	m, err := build(state, c.cat, privateSpec(plan), buildInfo{
 		releaseID: charged.Release,
 		at:        charged.At,
 		window:    c.opts.Window,
@@ -463,4 +457,68 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 	c.opts.Logger.Info("privrec release: model built", "release", charged.Release,
 		"items", len(m.items), "pairs", m.report.Released.Pairs)
 	return m, nil
+}
+
+// ReleaseNonPrivate builds a model from the window's exact counts, with no
+// noise and no ledger. The model is NOT differentially private and its
+// report says so; it exists as the ε = ∞ reference for benchmarks and
+// equivalence tests, never for serving real users. Only K, HeadSize and
+// Pairs of params are used. Like Release, it ends the window and wipes the
+// state.
+func (c *Collector) ReleaseNonPrivate(params dp.Params) (*Model, error) {
+	p := params.WithDefaults()
+	check := p
+	check.Epsilon, check.Delta, check.Mechanism = 1, 1e-6, dp.Gaussian
+	if err := check.Validate(); err != nil {
+		return nil, err
+	}
+	if p.MaxItemsPerUser != c.k {
+		return nil, fmt.Errorf("recommend: Params.MaxItemsPerUser = %d, but the collector kept K = %d items per user", p.MaxItemsPerUser, c.k)
+	}
+	state, err := c.take()
+	if err != nil {
+		return nil, err
+	}
+	defer state.wipe()
+	spec := releaseSpec{params: p, items: exactCounter{}}
+	if c.k > 1 {
+		spec.pairs = exactCounter{}
+	}
+	return build(state, c.cat, spec, buildInfo{
+		releaseID: "non-private",
+		at:        c.opts.Now(),
+		window:    c.opts.Window,
+		neighbors: c.opts.Neighbors,
+		keyPeriod: c.keyPeriod,
+		kinds:     c.kinds,
+	})
+}
+
+// take ends the window and moves its state out.
+func (c *Collector) take() (*windowState, error) {
+	for i := range c.shards {
+		c.shards[i].mu.Lock()
+	}
+	defer func() {
+		for i := range c.shards {
+			c.shards[i].mu.Unlock()
+		}
+	}()
+	if c.shards[0].released {
+		return nil, ErrWindowReleased
+	}
+	return c.moveStateLocked(), nil
+}
+
+// moveStateLocked moves the state out and marks the window released; the
+// caller holds every shard lock.
+func (c *Collector) moveStateLocked() *windowState {
+	state := &windowState{k: c.k, shards: make([]shardState, numShards)}
+	for i := range c.shards {
+		s := &c.shards[i]
+		state.shards[i] = shardState{slots: s.slots, items: s.items, n: s.n}
+		s.slots, s.items, s.n = nil, nil, nil
+		s.released = true
+	}
+	return state
 }

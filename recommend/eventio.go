@@ -201,8 +201,6 @@ func (er *EventReader) Next() (RawEvent, error) {
 		if err == io.EOF {
 			return RawEvent{}, io.EOF
 		}
-		line, _ := er.csv.FieldPos(0)
-		er.line = line
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -212,6 +210,7 @@ func (er *EventReader) Next() (RawEvent, error) {
 			er.err = fmt.Errorf("recommend: events: %w", err)
 			return RawEvent{}, er.err
 		}
+		er.line, _ = er.csv.FieldPos(0)
 		if er.format == FormatOnlineRetail {
 			e, skip, err := er.onlineRetail(rec)
 			if skip {

@@ -18,21 +18,48 @@ type buildInfo struct {
 	kinds     uint8
 }
 
+// counter adds noise to counts; *dp.Counter is the private one.
+type counter interface {
+	Noisy(x int64) (int64, error)
+	NoisyAll(xs []int64) error
+	Keep(noisy int64) bool
+	Sigma() float64
+}
+
+// exactCounter adds no noise: for non-private reference models only.
+type exactCounter struct{}
+
+func (exactCounter) Noisy(x int64) (int64, error) { return x, nil }
+func (exactCounter) NoisyAll([]int64) error       { return nil }
+func (exactCounter) Keep(x int64) bool            { return x > 0 }
+func (exactCounter) Sigma() float64               { return 0 }
+
+// releaseSpec is what build needs to know about the mechanisms.
+type releaseSpec struct {
+	params dp.Params // validated, defaults filled
+	items  counter
+	pairs  counter  // nil when K == 1
+	plan   *dp.Plan // nil for a non-private release
+}
+
+func privateSpec(plan *dp.Plan) releaseSpec {
+	spec := releaseSpec{params: plan.Params, items: plan.Items, plan: plan}
+	if plan.Pairs != nil {
+		spec.pairs = plan.Pairs
+	}
+	return spec
+}
+
 // build folds a window's bounded state into noisy aggregates and derives the
 // model from them. Everything after the noise is post-processing of DP
 // outputs and costs no privacy.
-func build(st *windowState, cat *Catalog, plan *dp.Plan, info buildInfo) (*Model, error) {
+func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Model, error) {
 	nItems := cat.Len()
 
 	// 1. Users per item, over the public catalog: noise on every item,
 	//    zeros included, so the released set of items reveals nothing.
-	itemCounts := make([]int64, nItems)
-	st.forEachUser(func(items []uint32) {
-		for _, it := range items {
-			itemCounts[it]++
-		}
-	})
-	if err := plan.Items.NoisyAll(itemCounts); err != nil {
+	itemCounts := foldItems(st, nItems)
+	if err := spec.items.NoisyAll(itemCounts); err != nil {
 		return nil, err
 	}
 	pop := make([]float64, nItems)
@@ -44,12 +71,12 @@ func build(st *windowState, cat *Catalog, plan *dp.Plan, info buildInfo) (*Model
 	// 2. Users per item pair.
 	var pairs []pairCount
 	var err error
-	if plan.Pairs != nil {
-		switch plan.Params.Pairs {
+	if spec.pairs != nil {
+		switch spec.params.Pairs {
 		case dp.HeadPairs:
-			pairs, err = headPairs(st, pop, plan)
+			pairs, err = headPairs(st, pop, spec)
 		case dp.ThresholdPairs:
-			pairs, err = thresholdPairs(st, plan)
+			pairs, err = thresholdPairs(st, spec)
 		}
 		if err != nil {
 			return nil, err
@@ -59,12 +86,23 @@ func build(st *windowState, cat *Catalog, plan *dp.Plan, info buildInfo) (*Model
 	// 3. Post-processing: neighbour lists with popularity as the prior.
 	m := newModel(cat, pop)
 	m.smoothing = 1
-	if plan.Pairs != nil {
-		m.smoothing = math.Max(1, plan.Pairs.Sigma())
+	if spec.pairs != nil {
+		m.smoothing = math.Max(1, spec.pairs.Sigma())
 	}
 	m.buildNeighbors(pairs, info.neighbors)
-	m.report = newReport(plan, info, nItems, len(pairs), len(m.nbrItem))
+	m.report = newReport(spec, info, nItems, len(pairs), len(m.nbrItem))
 	return m, nil
+}
+
+// foldItems counts, for each catalog item, the users who kept it.
+func foldItems(st *windowState, nItems int) []int64 {
+	counts := make([]int64, nItems)
+	st.forEachUser(func(items []uint32) {
+		for _, it := range items {
+			counts[it]++
+		}
+	})
+	return counts
 }
 
 // pairCount is a released (noisy, post-processed) count of users who have
@@ -79,8 +117,8 @@ type pairCount struct {
 // DP output, so the pair domain is public and selection spends no δ. Noisy
 // counts are then soft-thresholded by one noise standard deviation, which
 // removes most of the pure-noise pairs (post-processing).
-func headPairs(st *windowState, pop []float64, plan *dp.Plan) ([]pairCount, error) {
-	h := min(plan.Params.HeadSize, len(pop))
+func headPairs(st *windowState, pop []float64, spec releaseSpec) ([]pairCount, error) {
+	h := min(spec.params.HeadSize, len(pop))
 	order := make([]uint32, len(pop))
 	for i := range order {
 		order[i] = uint32(i)
@@ -100,7 +138,7 @@ func headPairs(st *windowState, pop []float64, plan *dp.Plan) ([]pairCount, erro
 		pos[it] = int32(p)
 	}
 	tri := make([]int64, h*(h-1)/2)
-	buf := make([]int32, 0, plan.Params.MaxItemsPerUser)
+	buf := make([]int32, 0, spec.params.MaxItemsPerUser)
 	st.forEachUser(func(items []uint32) {
 		buf = buf[:0]
 		for _, it := range items {
@@ -115,10 +153,10 @@ func headPairs(st *windowState, pop []float64, plan *dp.Plan) ([]pairCount, erro
 			}
 		}
 	})
-	if err := plan.Pairs.NoisyAll(tri); err != nil {
+	if err := spec.pairs.NoisyAll(tri); err != nil {
 		return nil, err
 	}
-	sigma := plan.Pairs.Sigma()
+	sigma := spec.pairs.Sigma()
 	var out []pairCount
 	for x := 0; x < h; x++ {
 		for y := x + 1; y < h; y++ {
@@ -141,9 +179,9 @@ func triIndex(x, y, h int) int { return x*(2*h-x-1)/2 + (y - x - 1) }
 
 // thresholdPairs noises the count of every pair some user has and keeps those
 // above the DP library's threshold.
-func thresholdPairs(st *windowState, plan *dp.Plan) ([]pairCount, error) {
+func thresholdPairs(st *windowState, spec releaseSpec) ([]pairCount, error) {
 	counts := make(map[uint64]int64)
-	buf := make([]uint32, 0, plan.Params.MaxItemsPerUser)
+	buf := make([]uint32, 0, spec.params.MaxItemsPerUser)
 	st.forEachUser(func(items []uint32) {
 		buf = append(buf[:0], items...)
 		slices.Sort(buf)
@@ -155,11 +193,11 @@ func thresholdPairs(st *windowState, plan *dp.Plan) ([]pairCount, error) {
 	})
 	var out []pairCount
 	for key, c := range counts {
-		noisy, err := plan.Pairs.Noisy(c)
+		noisy, err := spec.pairs.Noisy(c)
 		if err != nil {
 			return nil, err
 		}
-		if plan.Pairs.Keep(noisy) {
+		if spec.pairs.Keep(noisy) {
 			out = append(out, pairCount{uint32(key >> 32), uint32(key), float64(noisy)})
 		}
 	}

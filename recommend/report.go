@@ -46,13 +46,16 @@ type DataUse struct {
 
 // PrivacySpend is what one release spent and how.
 type PrivacySpend struct {
-	Unit           string  `json:"unit"`
-	Mechanism      string  `json:"mechanism"`
-	Epsilon        float64 `json:"epsilon"`
-	Delta          float64 `json:"delta"`
-	Rho            float64 `json:"rho"`
-	PureEpsilon    float64 `json:"pure_epsilon"`
-	SelectionDelta float64 `json:"selection_delta"`
+	// DifferentiallyPrivate is false only for reference models built by
+	// Collector.ReleaseNonPrivate, which must never serve real users.
+	DifferentiallyPrivate bool    `json:"differentially_private"`
+	Unit                  string  `json:"unit"`
+	Mechanism             string  `json:"mechanism"`
+	Epsilon               float64 `json:"epsilon"`
+	Delta                 float64 `json:"delta"`
+	Rho                   float64 `json:"rho"`
+	PureEpsilon           float64 `json:"pure_epsilon"`
+	SelectionDelta        float64 `json:"selection_delta"`
 	// MaxItemsPerUser is K: items kept per user per window.
 	MaxItemsPerUser int     `json:"max_items_per_user"`
 	ItemShare       float64 `json:"item_share"`
@@ -99,8 +102,8 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
-func newReport(plan *dp.Plan, info buildInfo, items, pairs, neighbors int) Report {
-	p := plan.Params
+func newReport(spec releaseSpec, info buildInfo, items, pairs, neighbors int) Report {
+	p := spec.params
 	r := Report{
 		Format:    ReportFormat,
 		ReleaseID: info.releaseID,
@@ -110,17 +113,12 @@ func newReport(plan *dp.Plan, info buildInfo, items, pairs, neighbors int) Repor
 		KeyPeriod: Duration(info.keyPeriod),
 		Collected: collectedFields(info.window),
 		Privacy: PrivacySpend{
-			Unit:            "one user (one pseudonym) in one release window",
-			Mechanism:       p.Mechanism.String(),
-			Epsilon:         plan.Epsilon,
-			Delta:           p.Delta,
-			Rho:             plan.Cost.Rho,
-			PureEpsilon:     plan.Cost.PureEpsilon,
-			SelectionDelta:  plan.Cost.Delta,
-			MaxItemsPerUser: p.MaxItemsPerUser,
-			ItemShare:       p.ItemShare,
-			PairSelection:   p.Pairs.String(),
-			ItemNoiseSigma:  plan.Items.Sigma(),
+			DifferentiallyPrivate: spec.plan != nil,
+			Unit:                  "one user (one pseudonym) in one release window",
+			Mechanism:             "none",
+			MaxItemsPerUser:       p.MaxItemsPerUser,
+			ItemShare:             p.ItemShare,
+			PairSelection:         p.Pairs.String(),
 		},
 		Released: Released{Items: items, Pairs: pairs, Neighbors: neighbors},
 	}
@@ -132,9 +130,18 @@ func newReport(plan *dp.Plan, info buildInfo, items, pairs, neighbors int) Repor
 	if p.Pairs == dp.HeadPairs {
 		r.Privacy.HeadSize = p.HeadSize
 	}
-	if plan.Pairs != nil {
-		r.Privacy.PairNoiseSigma = plan.Pairs.Sigma()
-		r.Privacy.PairThreshold = plan.Pairs.Threshold()
+	if plan := spec.plan; plan != nil {
+		r.Privacy.Mechanism = p.Mechanism.String()
+		r.Privacy.Epsilon = plan.Epsilon
+		r.Privacy.Delta = p.Delta
+		r.Privacy.Rho = plan.Cost.Rho
+		r.Privacy.PureEpsilon = plan.Cost.PureEpsilon
+		r.Privacy.SelectionDelta = plan.Cost.Delta
+		r.Privacy.ItemNoiseSigma = plan.Items.Sigma()
+		if plan.Pairs != nil {
+			r.Privacy.PairNoiseSigma = plan.Pairs.Sigma()
+			r.Privacy.PairThreshold = plan.Pairs.Threshold()
+		}
 	}
 	return r
 }
@@ -190,6 +197,11 @@ func (r Report) Markdown() string {
 	}
 	fmt.Fprintf(&b, "\nEvent kinds counted: %s.\n", strings.Join(r.EventKinds, ", "))
 	b.WriteString("\n## Differential privacy\n\n")
+	if !p.DifferentiallyPrivate {
+		b.WriteString("**This model is NOT differentially private.** It was built from exact counts as a reference for benchmarks and must not serve real users.\n")
+		fmt.Fprintf(&b, "\n## Released\n\n%d items, %d item pairs, %d neighbour entries.\n", r.Released.Items, r.Released.Pairs, r.Released.Neighbors)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "This release is (ε = %s, δ = %s)-differentially private for %s.\n\n", fmtNum(p.Epsilon), fmtNum(p.Delta), p.Unit)
 	fmt.Fprintf(&b, "- Noise: %s", p.Mechanism)
 	if p.Rho > 0 {
