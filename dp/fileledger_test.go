@@ -221,11 +221,13 @@ func TestLedgerConcurrentDebitsNeverOverspend(t *testing.T) {
 	l := openLedger(t, path, b, &now)
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for range 5 {
 				_, _ = l.Debit(context.Background(), gaussianCharge(t, 0.3))
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	s, err := l.Summary(now)

@@ -239,7 +239,9 @@ func TestCollectorConcurrentAddsAreExact(t *testing.T) {
 	c := testCollector(t, cat, 3)
 	var wg sync.WaitGroup
 	for g := range 8 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			for u := range 200 {
 				for i := range 3 {
 					e := Event{Subject: sid(u), Item: fmt.Sprintf("i%02d", (u+i)%20), Kind: KindView, Time: testStart}
@@ -249,7 +251,7 @@ func TestCollectorConcurrentAddsAreExact(t *testing.T) {
 					}
 				}
 			}
-		})
+		}()
 	}
 	wg.Wait()
 	st := state(c)

@@ -291,7 +291,11 @@ func (er *EventReader) onlineRetail(rec []string) (RawEvent, bool, error) {
 	if err != nil {
 		return RawEvent{}, false, &ParseError{Line: er.line, Column: dcol, Field: "InvoiceDate", Err: err}
 	}
-	return RawEvent{UserID: strings.TrimSuffix(cust, ".0"), Item: item, Kind: KindPurchase, Time: t}, false, nil
+	user := strings.TrimSuffix(cust, ".0")
+	if user == "" {
+		return RawEvent{}, false, &ParseError{Line: er.line, Column: er.col["customerid"] + 1, Field: "CustomerID", Err: errors.New("not a customer ID")}
+	}
+	return RawEvent{UserID: user, Item: item, Kind: KindPurchase, Time: t}, false, nil
 }
 
 type jsonEvent struct {

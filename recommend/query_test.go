@@ -178,7 +178,9 @@ func TestRecommenderHotSwap(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 4 {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			var res Result
 			for {
 				select {
@@ -190,7 +192,7 @@ func TestRecommenderHotSwap(t *testing.T) {
 					failures.Add(1)
 				}
 			}
-		})
+		}()
 	}
 	for i := range 200 {
 		if i%2 == 0 {
