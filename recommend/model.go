@@ -16,14 +16,19 @@ import (
 // For an item i with released count n_i, the chance that a user who has i
 // also has j is estimated as
 //
-//	p(j | i) = (c_ij + s·p_j) / (n_i + s)
+//	P(j | i) = (λ·n_i·n_j + e_ij + s·p_j) / (n_i + s)
 //
-// where c_ij is the released count of users with both, p_j is j's share of
-// all released item counts, and the smoothing s is the standard deviation of
-// the pair noise. A context's score for j is the sum of p(j | i) over the
-// context items i. Where pair counts are pure noise they are zero after
-// post-processing and the score is proportional to p_j: recommendations fall
-// back to popularity smoothly, never below it.
+// where λ·n_i·n_j is the co-count that popularity alone predicts (λ fitted to
+// the released pair counts), e_ij ≥ 0 is the released co-count's excess over
+// it after empirical-Bayes shrinkage (see the release code), p_j is j's share
+// of all released item counts, and the smoothing s is the standard deviation
+// of the pair noise. Both popularity terms are proportional to p_j, so
+//
+//	P(j | i) = base_i·p_j + weight_ij
+//
+// and a context's score for j is the sum over its items i. Where pair counts
+// are noise the shrinkage sets e_ij to zero and the score is proportional to
+// p_j: recommendations fall back to popularity smoothly, not below it.
 type Model struct {
 	items      []string
 	names      []string
@@ -38,10 +43,11 @@ type Model struct {
 	popByCat [][]uint32 // per category, items by pop, descending
 
 	smoothing  float64
-	nbrOff     []uint32 // item i's neighbours are nbr*[nbrOff[i]:nbrOff[i+1]]
+	base       []float32 // per item i: base_i
+	nbrOff     []uint32  // item i's neighbours are nbr*[nbrOff[i]:nbrOff[i+1]]
 	nbrItem    []uint32
-	nbrWeight  []float32 // c_ij / (n_i + s)
-	nbrSupport []float32 // c_ij
+	nbrWeight  []float32 // e_ij / (n_i + s)
+	nbrSupport []float32 // estimated co-count λ·n_i·n_j + e_ij
 
 	report Report
 

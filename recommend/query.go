@@ -310,7 +310,7 @@ func (m *Model) rank(sc *scratch, res *Result, n int, opts *QueryOptions) {
 	sc.touched = sc.touched[:0]
 	base := 0.0
 	for _, ci := range sc.ctx {
-		base += m.smoothing / (m.pop[ci] + m.smoothing)
+		base += float64(m.base[ci])
 		for k := m.nbrOff[ci]; k < m.nbrOff[ci+1]; k++ {
 			supp := m.nbrSupport[k]
 			if float64(supp) < opts.MinSupport {

@@ -68,29 +68,27 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 	}
 	clear(itemCounts)
 
-	// 2. Users per item pair.
-	var pairs []pairCount
+	// 2. Users per item pair, as per-item evidence beyond popularity.
+	m := newModel(cat, pop)
+	m.smoothing = 1
+	var ev evidence
 	var err error
 	if spec.pairs != nil {
+		m.smoothing = math.Max(1, spec.pairs.Sigma())
 		switch spec.params.Pairs {
 		case dp.HeadPairs:
-			pairs, err = headPairs(st, pop, spec)
+			ev, err = headEvidence(st, pop, spec)
 		case dp.ThresholdPairs:
-			pairs, err = thresholdPairs(st, spec)
+			ev, err = thresholdEvidence(st, nItems, spec)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 
-	// 3. Post-processing: neighbour lists with popularity as the prior.
-	m := newModel(cat, pop)
-	m.smoothing = 1
-	if spec.pairs != nil {
-		m.smoothing = math.Max(1, spec.pairs.Sigma())
-	}
-	m.buildNeighbors(pairs, info.neighbors)
-	m.report = newReport(spec, info, nItems, len(pairs), len(m.nbrItem))
+	// 3. Post-processing: scoring coefficients and neighbour lists.
+	m.setScoring(ev, info.neighbors)
+	m.report = newReport(spec, info, nItems, ev.released, len(m.nbrItem))
 	return m, nil
 }
 
@@ -105,19 +103,38 @@ func foldItems(st *windowState, nItems int) []int64 {
 	return counts
 }
 
-// pairCount is a released (noisy, post-processed) count of users who have
-// both items a < b.
-type pairCount struct {
-	a, b  uint32
-	count float64
+// evidence is what the released pair counts say beyond popularity.
+type evidence struct {
+	// lambda fits the independence model c_ij ≈ lambda·n_i·n_j to the
+	// released pair counts; 0 when it cannot be fitted (thresholded pairs).
+	lambda float64
+	// rows[i] lists, for item i, the items j whose released co-count
+	// exceeds what popularity alone predicts, with that excess (shrunk).
+	rows [][]edge
+	// released is the number of pair counts the release published.
+	released int
 }
 
-// headPairs counts pairs among the HeadSize items with the largest released
+type edge struct {
+	to      uint32
+	excess  float64 // co-count beyond lambda·n_i·n_j, after shrinkage
+	support float64 // estimated co-count: lambda·n_i·n_j + excess
+}
+
+// headEvidence counts pairs among the HeadSize items with the largest released
 // counts and noises every one of them, zeros included: the head is chosen from
-// DP output, so the pair domain is public and selection spends no δ. Noisy
-// counts are then soft-thresholded by one noise standard deviation, which
-// removes most of the pure-noise pairs (post-processing).
-func headPairs(st *windowState, pop []float64, spec releaseSpec) ([]pairCount, error) {
+// DP output, so the pair domain is public and selection spends no δ.
+//
+// Post-processing (free of privacy cost) separates signal from noise. An
+// independence model c_ij ≈ λ·n_i·n_j is fitted to the noisy counts by least
+// squares; what popularity predicts is then already in the score. Of the
+// residual r_ij = ĉ_ij − λ·n_i·n_j only clear positive evidence is kept, by
+// the non-negative garrote at the universal threshold t = σ·sqrt(2·ln(h−1))
+// (Donoho & Johnstone): e_ij = r_ij − t²/r_ij when r_ij > t, else 0. Pure
+// noise clears t in a row of h−1 pairs with probability about
+// 1/sqrt(π·ln h), and then only barely, so where pair counts carry no
+// signal the recommendations are the popular items; strong pairs lose little.
+func headEvidence(st *windowState, pop []float64, spec releaseSpec) (evidence, error) {
 	h := min(spec.params.HeadSize, len(pop))
 	order := make([]uint32, len(pop))
 	for i := range order {
@@ -154,32 +171,56 @@ func headPairs(st *windowState, pop []float64, spec releaseSpec) ([]pairCount, e
 		}
 	})
 	if err := spec.pairs.NoisyAll(tri); err != nil {
-		return nil, err
+		return evidence{}, err
 	}
-	sigma := spec.pairs.Sigma()
-	var out []pairCount
+	ev := evidence{rows: make([][]edge, len(pop)), released: len(tri)}
+	noisy := func(x, y int) float64 {
+		if x > y {
+			x, y = y, x
+		}
+		return float64(tri[triIndex(x, y, h)])
+	}
+	var num, den float64
 	for x := 0; x < h; x++ {
 		for y := x + 1; y < h; y++ {
-			c := float64(tri[triIndex(x, y, h)]) - sigma
-			if c > 0 {
-				a, b := head[x], head[y]
-				if a > b {
-					a, b = b, a
-				}
-				out = append(out, pairCount{a, b, c})
-			}
+			a := pop[head[x]] * pop[head[y]]
+			num += noisy(x, y) * a
+			den += a * a
 		}
 	}
+	if den > 0 && num > 0 {
+		ev.lambda = num / den
+	}
+	t := 0.0
+	if h > 2 {
+		t = spec.pairs.Sigma() * math.Sqrt(2*math.Log(float64(h-1)))
+	}
+	for x := 0; x < h; x++ {
+		ni := pop[head[x]]
+		var row []edge
+		for y := 0; y < h; y++ {
+			if y == x {
+				continue
+			}
+			expect := ev.lambda * ni * pop[head[y]]
+			if r := noisy(x, y) - expect; r > t && r > 0 {
+				ex := r - t*t/r
+				row = append(row, edge{to: head[y], excess: ex, support: expect + ex})
+			}
+		}
+		ev.rows[head[x]] = row
+	}
 	clear(tri)
-	return out, nil
+	return ev, nil
 }
 
 // triIndex maps x < y < h to a position in the packed upper triangle.
 func triIndex(x, y, h int) int { return x*(2*h-x-1)/2 + (y - x - 1) }
 
-// thresholdPairs noises the count of every pair some user has and keeps those
-// above the DP library's threshold.
-func thresholdPairs(st *windowState, spec releaseSpec) ([]pairCount, error) {
+// thresholdEvidence noises the count of every pair some user has and keeps
+// those above the DP library's threshold. Unreleased pairs are unknown, so no
+// independence model is fitted: a released count is all excess.
+func thresholdEvidence(st *windowState, nItems int, spec releaseSpec) (evidence, error) {
 	counts := make(map[uint64]int64)
 	buf := make([]uint32, 0, spec.params.MaxItemsPerUser)
 	st.forEachUser(func(items []uint32) {
@@ -191,74 +232,50 @@ func thresholdPairs(st *windowState, spec releaseSpec) ([]pairCount, error) {
 			}
 		}
 	})
-	var out []pairCount
+	ev := evidence{rows: make([][]edge, nItems)}
 	for key, c := range counts {
 		noisy, err := spec.pairs.Noisy(c)
 		if err != nil {
-			return nil, err
+			return evidence{}, err
 		}
-		if spec.pairs.Keep(noisy) {
-			out = append(out, pairCount{uint32(key >> 32), uint32(key), float64(noisy)})
+		if !spec.pairs.Keep(noisy) {
+			continue
 		}
+		a, b, v := uint32(key>>32), uint32(key), float64(noisy)
+		ev.rows[a] = append(ev.rows[a], edge{b, v, v})
+		ev.rows[b] = append(ev.rows[b], edge{a, v, v})
+		ev.released++
 	}
 	clear(counts)
-	// Map order is random; sort so the model does not depend on it.
-	slices.SortFunc(out, func(p, q pairCount) int {
-		if c := cmp.Compare(p.a, q.a); c != 0 {
-			return c
-		}
-		return cmp.Compare(p.b, q.b)
-	})
-	return out, nil
+	return ev, nil
 }
 
-// buildNeighbors turns released pair counts into per-item neighbour lists:
-// for item i, neighbours j ranked by the released count of users with both,
-// keeping the top n, each with weight count/(pop_i + smoothing).
-//
-// Scoring model (see Model): the probability that a user with i also has j
-// is estimated as (c_ij + s·p_j) / (n_i + s), where n_i is i's released count,
-// p_j is j's share of all released counts and s (smoothing) is the pair
-// noise's standard deviation. When pair counts carry no signal the estimate
-// is p_j: ranking falls back to popularity smoothly.
-func (m *Model) buildNeighbors(pairs []pairCount, n int) {
+// setScoring derives the model's scoring coefficients from the evidence:
+// base[i] = (λ·n_i·Σn + s) / (n_i + s) and, for the top n neighbours j of
+// i by excess, weight excess_ij / (n_i + s). See Model for the estimate they
+// add up to.
+func (m *Model) setScoring(ev evidence, n int) {
 	nItems := len(m.items)
-	deg := make([]int, nItems)
-	for _, p := range pairs {
-		deg[p.a]++
-		deg[p.b]++
-	}
-	off := make([]int, nItems+1)
-	for i := range nItems {
-		off[i+1] = off[i] + deg[i]
-	}
-	type nb struct {
-		item  uint32
-		count float64
-	}
-	all := make([]nb, off[nItems])
-	fill := slices.Clone(off[:nItems])
-	for _, p := range pairs {
-		all[fill[p.a]] = nb{p.b, p.count}
-		fill[p.a]++
-		all[fill[p.b]] = nb{p.a, p.count}
-		fill[p.b]++
-	}
+	s := m.smoothing
+	m.base = make([]float32, nItems)
 	m.nbrOff = make([]uint32, nItems+1)
 	for i := range nItems {
-		list := all[off[i]:off[i+1]]
-		slices.SortFunc(list, func(x, y nb) int {
-			if c := cmp.Compare(y.count, x.count); c != 0 {
+		ni := m.pop[i]
+		m.base[i] = float32((ev.lambda*ni*m.popTotal + s) / (ni + s))
+		var row []edge
+		if ev.rows != nil {
+			row = ev.rows[i]
+		}
+		slices.SortFunc(row, func(x, y edge) int {
+			if c := cmp.Compare(y.excess, x.excess); c != 0 {
 				return c
 			}
-			return cmp.Compare(x.item, y.item)
+			return cmp.Compare(x.to, y.to)
 		})
-		list = list[:min(len(list), n)]
-		denom := m.pop[i] + m.smoothing
-		for _, e := range list {
-			m.nbrItem = append(m.nbrItem, e.item)
-			m.nbrWeight = append(m.nbrWeight, float32(e.count/denom))
-			m.nbrSupport = append(m.nbrSupport, float32(e.count))
+		for _, e := range row[:min(len(row), n)] {
+			m.nbrItem = append(m.nbrItem, e.to)
+			m.nbrWeight = append(m.nbrWeight, float32(e.excess/(ni+s)))
+			m.nbrSupport = append(m.nbrSupport, float32(e.support))
 		}
 		m.nbrOff[i+1] = uint32(len(m.nbrItem))
 	}

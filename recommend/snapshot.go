@@ -26,6 +26,7 @@ import (
 //	items       nItems × (u16 length + ID, u16 length + name, i32 category or -1)
 //	smoothing   f64
 //	popularity  nItems × f64
+//	base        nItems × f32
 //	nbrOff      (nItems+1) × u32, nbrOff[0] = 0, non-decreasing
 //	nbrItem     nnz × u32      (nnz = nbrOff[nItems])
 //	nbrWeight   nnz × f32
@@ -79,6 +80,9 @@ func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	f64(m.smoothing)
 	for _, p := range m.pop {
 		f64(p)
+	}
+	for _, b := range m.base {
+		f32(b)
 	}
 	for _, o := range m.nbrOff {
 		u32(o)
@@ -271,7 +275,8 @@ func decodeModel(data []byte) (*Model, error) {
 	if nItems == 0 || nItems > MaxCatalogSize {
 		return nil, fmt.Errorf("item count %d out of range", nItems)
 	}
-	if !r.need(nCats, 2) || !r.need(nItems, 8+8+4) {
+	// Per item at least: ID (2+1), name (2), category (4), popularity (8), base (4), offset (4).
+	if !r.need(nCats, 2) || !r.need(nItems, 3+2+4+8+4+4) {
 		return nil, r.err
 	}
 	m.categories = make([]string, nCats)
@@ -309,6 +314,15 @@ func decodeModel(data []byte) (*Model, error) {
 	for i := range m.pop {
 		if m.pop[i] = r.f64(); !finiteNonNeg(m.pop[i]) {
 			return nil, fmt.Errorf("popularity of item %d invalid", i)
+		}
+	}
+	if !r.need(nItems, 4) {
+		return nil, r.err
+	}
+	m.base = make([]float32, nItems)
+	for i := range m.base {
+		if m.base[i] = r.f32(); !finiteNonNeg(float64(m.base[i])) {
+			return nil, fmt.Errorf("base of item %d invalid", i)
 		}
 	}
 	m.nbrOff = make([]uint32, nItems+1)

@@ -29,6 +29,7 @@ func assertSameModel(t *testing.T, want, got *Model) {
 	assert.Equal(t, want.pop, got.pop)
 	assert.Equal(t, want.popOrder, got.popOrder)
 	assert.Equal(t, want.smoothing, got.smoothing)
+	assert.Equal(t, want.base, got.base)
 	assert.Equal(t, want.nbrOff, got.nbrOff)
 	assert.Equal(t, want.nbrItem, got.nbrItem)
 	assert.Equal(t, want.nbrWeight, got.nbrWeight)

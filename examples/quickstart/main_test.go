@@ -19,7 +19,7 @@ func TestQuickstartRuns(t *testing.T) {
 		"Ingested 207065 purchase events",
 		"Customers who bought regency cakestand 3 tier (22423) also bought:",
 		"Recommended for a cart with",
-		"because you have",
+		"recommendations above come from bought-together evidence",
 		"(ignored unknown items: NOT-A-SKU)",
 		"Popular in the christmas category:",
 		"# Privacy report for release",
