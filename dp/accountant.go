@@ -105,9 +105,16 @@ func epsilonFromGaussian(mu, delta float64) float64 {
 			return math.Inf(1)
 		}
 	}
+	_, hi = bisect(lo, hi, func(eps float64) bool { return gaussianDelta(mu, eps) > delta })
+	return hi
+}
+
+// bisect narrows [lo, hi], where below(lo) holds and below(hi) does not, to a
+// relative width of 1e-13 and returns the final bracket.
+func bisect(lo, hi float64, below func(float64) bool) (float64, float64) {
 	for range 200 {
 		mid := (lo + hi) / 2
-		if gaussianDelta(mu, mid) > delta {
+		if below(mid) {
 			lo = mid
 		} else {
 			hi = mid
@@ -116,7 +123,7 @@ func epsilonFromGaussian(mu, delta float64) float64 {
 			break
 		}
 	}
-	return hi
+	return lo, hi
 }
 
 // muForGaussian returns the largest μ with gaussianDelta(μ, ε) ≤ δ (rounded
@@ -126,17 +133,7 @@ func muForGaussian(eps, delta float64) float64 {
 	for gaussianDelta(hi, eps) <= delta {
 		lo, hi = hi, hi*2
 	}
-	for range 200 {
-		mid := (lo + hi) / 2
-		if gaussianDelta(mid, eps) <= delta {
-			lo = mid
-		} else {
-			hi = mid
-		}
-		if hi-lo <= 1e-13*hi {
-			break
-		}
-	}
+	lo, _ = bisect(lo, hi, func(mu float64) bool { return gaussianDelta(mu, eps) <= delta })
 	return lo
 }
 

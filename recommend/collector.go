@@ -216,6 +216,13 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 	if s.released {
 		return ErrWindowReleased
 	}
+	s.stats.Accepted++
+	c.insert(s, c.slot(s, id), id, idx)
+	return nil
+}
+
+// slot returns id's slot in s, creating an empty one if needed.
+func (c *Collector) slot(s *shard, id pseudonym.ID) uint32 {
 	slot, ok := s.slots[id]
 	if !ok {
 		slot = uint32(len(s.n))
@@ -223,9 +230,7 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 		s.n = append(s.n, 0)
 		s.items = append(s.items, c.zeros...)
 	}
-	s.stats.Accepted++
-	c.insert(s, slot, id, idx)
-	return nil
+	return slot
 }
 
 // insert keeps idx in the slot's bottom-K set.
@@ -335,13 +340,7 @@ func (c *Collector) Merge(other *Collector) error {
 			return ErrWindowReleased
 		}
 		for id, sslot := range src.slots {
-			slot, ok := dst.slots[id]
-			if !ok {
-				slot = uint32(len(dst.n))
-				dst.slots[id] = slot
-				dst.n = append(dst.n, 0)
-				dst.items = append(dst.items, c.zeros...)
-			}
+			slot := c.slot(dst, id)
 			base := int(sslot) * c.k
 			for _, idx := range src.items[base : base+int(src.n[sslot])] {
 				c.insert(dst, slot, id, idx)
