@@ -1,6 +1,6 @@
 module github.com/privrec/privrec
 
-go 1.24.0
+go 1.25.0
 
 require (
 	github.com/google/differential-privacy/go/v2 v2.1.0

@@ -1,0 +1,325 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/internal/sampledata"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	modelOnce sync.Once
+	models    [2]*recommend.Model
+)
+
+// sampleModels returns two exact (non-private) models of the embedded sample,
+// built once, so responses are deterministic.
+func sampleModels(t testing.TB) [2]*recommend.Model {
+	t.Helper()
+	modelOnce.Do(func() {
+		for i := range models {
+			cat, err := sampledata.Catalog()
+			require.NoError(t, err)
+			col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
+				Window: sampledata.Window, MaxClockSkew: -1, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(t, err)
+			kr, err := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: sampledata.KeyPeriod, Epoch: sampledata.Window.Start})
+			require.NoError(t, err)
+			ing, err := recommend.NewIngestor(col, kr)
+			require.NoError(t, err)
+			evs, err := sampledata.Events()
+			require.NoError(t, err)
+			for n := 0; ; n++ {
+				e, err := evs.Next()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				require.NoError(t, err)
+				if i == 1 && n%2 == 0 {
+					continue // a second, different model
+				}
+				require.NoError(t, ing.Add(e))
+			}
+			models[i], err = col.ReleaseNonPrivate(dp.Params{HeadSize: 300})
+			require.NoError(t, err)
+		}
+	})
+	return models
+}
+
+func newTestServer(t testing.TB, m *recommend.Model) (*httptest.Server, *recommend.Recommender) {
+	t.Helper()
+	rec := recommend.NewRecommender(m)
+	srv := httptest.NewServer(NewHandler(rec, Options{Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 4096}))
+	t.Cleanup(srv.Close)
+	return srv, rec
+}
+
+func do(t testing.TB, method, url, contentType, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
+func TestQueryEndpoints(t *testing.T) {
+	srv, _ := newTestServer(t, sampleModels(t)[0])
+	var res ResultJSON
+
+	code, body := do(t, "GET", srv.URL+"/v1/similar/22697?n=5", "", "")
+	require.Equal(t, 200, code, string(body))
+	require.NoError(t, json.Unmarshal(body, &res))
+	require.Len(t, res.Items, 5)
+	assert.Contains(t, []string{"22698", "22699"}, res.Items[0].Item, "another regency teacup goes with the green one")
+	assert.Equal(t, "context", res.Items[0].Reason)
+	assert.Equal(t, []string{"22697"}, res.Items[0].Because)
+	assert.Contains(t, res.Items[0].Name, "REGENCY TEACUP AND SAUCER")
+	assert.Equal(t, "non-private", res.Release)
+
+	code, body = do(t, "POST", srv.URL+"/v1/recommend", "application/json",
+		`{"context":["22697","22698","nope"],"n":4,"exclude":["22699"],"exclude_categories":["christmas"]}`)
+	require.Equal(t, 200, code, string(body))
+	res = ResultJSON{}
+	require.NoError(t, json.Unmarshal(body, &res))
+	require.Len(t, res.Items, 4)
+	assert.Equal(t, []string{"nope"}, res.Unknown)
+	for _, it := range res.Items {
+		assert.NotContains(t, []string{"22697", "22698", "22699"}, it.Item)
+		assert.NotEqual(t, "christmas", it.Category)
+		assert.NotEmpty(t, it.Explanation)
+	}
+
+	code, body = do(t, "GET", srv.URL+"/v1/popular?n=3&category=christmas", "", "")
+	require.Equal(t, 200, code, string(body))
+	res = ResultJSON{}
+	require.NoError(t, json.Unmarshal(body, &res))
+	require.Len(t, res.Items, 3)
+	for _, it := range res.Items {
+		assert.Equal(t, "christmas", it.Category)
+		assert.Equal(t, "popular", it.Reason)
+	}
+
+	code, body = do(t, "GET", srv.URL+"/v1/privacy", "", "")
+	require.Equal(t, 200, code)
+	var rep recommend.Report
+	require.NoError(t, json.Unmarshal(body, &rep))
+	assert.Equal(t, recommend.ReportFormat, rep.Format)
+	assert.False(t, rep.Privacy.DifferentiallyPrivate)
+
+	code, body = do(t, "GET", srv.URL+"/healthz", "", "")
+	assert.Equal(t, 200, code)
+	assert.JSONEq(t, `{"status":"ok"}`, string(body))
+
+	code, body = do(t, "GET", srv.URL+"/metrics", "", "")
+	require.Equal(t, 200, code)
+	m := string(body)
+	assert.Contains(t, m, `privrec_http_requests_total{route="/v1/similar/{item}",code="200"} 1`)
+	assert.Contains(t, m, `privrec_http_request_duration_seconds_count{route="/v1/recommend"} 1`)
+	assert.Contains(t, m, "privrec_model_loaded 1")
+	assert.Contains(t, m, "privrec_model_age_seconds ")
+	assert.NotContains(t, m, "22697", "no item or user data in metric labels")
+}
+
+func TestErrorResponses(t *testing.T) {
+	srv, _ := newTestServer(t, sampleModels(t)[0])
+	cases := []struct {
+		name, method, path, ctype, body string
+		status                          int
+		code, message                   string
+	}{
+		{"unknown route", "GET", "/v2/whatever", "", "", 404, CodeNotFound, "no such endpoint"},
+		{"wrong method", "DELETE", "/v1/popular", "", "", 405, CodeMethodNotAllowed, "use GET"},
+		{"get recommend", "GET", "/v1/recommend", "", "", 405, CodeMethodNotAllowed, "use POST"},
+		{"bad n", "GET", "/v1/popular?n=0", "", "", 400, CodeBadRequest, "n must be an integer in [1, 100]"},
+		{"huge n", "GET", "/v1/similar/22697?n=100000", "", "", 400, CodeBadRequest, "n must be"},
+		{"unknown parameter", "GET", "/v1/popular?user=alice", "", "", 400, CodeBadRequest, `unknown query parameter "user"`},
+		{"bad min_support", "GET", "/v1/popular?min_support=NaN", "", "", 400, CodeBadRequest, "min_support"},
+		{"long item", "GET", "/v1/similar/" + strings.Repeat("x", 300), "", "", 400, CodeBadRequest, "item must be"},
+		{"user field refused", "POST", "/v1/recommend", "application/json", `{"context":["22697"],"user":"alice"}`, 400, CodeBadRequest, `unknown field "user"`},
+		{"not json", "POST", "/v1/recommend", "text/plain", `context=a`, 415, CodeUnsupportedType, "application/json"},
+		{"syntax", "POST", "/v1/recommend", "application/json", `{"context":[`, 400, CodeBadRequest, "invalid JSON"},
+		{"wrong type", "POST", "/v1/recommend", "application/json", `{"context":"22697"}`, 400, CodeBadRequest, `field "context" has the wrong type`},
+		{"two values", "POST", "/v1/recommend", "application/json", `{} {}`, 400, CodeBadRequest, "one JSON value"},
+		{"too large", "POST", "/v1/recommend", "application/json", `{"context":["` + strings.Repeat("a", 5000) + `"]}`, 413, CodeTooLarge, "larger than 4096"},
+		{"too many context items", "POST", "/v1/recommend", "application/json", `{"context":[` + strings.Repeat(`"a",`, 60) + `"a"]}`, 400, CodeBadRequest, "at most 50 context items"},
+		{"negative n", "POST", "/v1/recommend", "application/json", `{"n":-1}`, 400, CodeBadRequest, "n must be"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := do(t, tc.method, srv.URL+tc.path, tc.ctype, tc.body)
+			assert.Equal(t, tc.status, status, string(body))
+			var eb ErrorBody
+			require.NoError(t, json.Unmarshal(body, &eb), string(body))
+			assert.Equal(t, tc.code, eb.Error.Code)
+			assert.Contains(t, eb.Error.Message, tc.message)
+			assert.NotContains(t, eb.Error.Message, "alice")
+		})
+	}
+}
+
+func TestNoModelYet(t *testing.T) {
+	srv, rec := newTestServer(t, nil)
+	for _, path := range []string{"/healthz", "/v1/popular", "/v1/privacy", "/v1/similar/x"} {
+		status, body := do(t, "GET", srv.URL+path, "", "")
+		assert.Equal(t, 503, status, path)
+		assert.Contains(t, string(body), CodeNoModel)
+	}
+	_, body := do(t, "GET", srv.URL+"/metrics", "", "")
+	assert.Contains(t, string(body), "privrec_model_loaded 0")
+	rec.Swap(sampleModels(t)[0])
+	status, _ := do(t, "GET", srv.URL+"/healthz", "", "")
+	assert.Equal(t, 200, status)
+}
+
+// Many clients hammer /v1/recommend while the model is swapped back and
+// forth: no request may fail.
+func TestRecommendDuringModelSwaps(t *testing.T) {
+	ms := sampleModels(t)
+	srv, rec := newTestServer(t, ms[0])
+	var failed, total atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := srv.Client()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Post(srv.URL+"/v1/recommend", "application/json", strings.NewReader(`{"context":["22697"],"n":5}`))
+				total.Add(1)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				var res ResultJSON
+				if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&res) != nil || len(res.Items) != 5 {
+					failed.Add(1)
+				}
+				resp.Body.Close()
+			}
+		}()
+	}
+	deadline := time.Now().Add(time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		rec.Swap(ms[i%2])
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, failed.Load(), "of %d requests", total.Load())
+	assert.Greater(t, total.Load(), int64(50))
+}
+
+type recordingSink struct {
+	mu     sync.Mutex
+	events []recommend.RawEvent
+}
+
+func (s *recordingSink) Add(e recommend.RawEvent) error {
+	if e.Item == "bad" {
+		return recommend.ErrUnknownItem
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, e)
+	return nil
+}
+
+func TestIngestHandler(t *testing.T) {
+	sink := &recordingSink{}
+	var logs bytes.Buffer
+	srv := httptest.NewServer(NewIngestHandler(sink, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), MaxEventsPerRequest: 3}))
+	defer srv.Close()
+
+	status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[
+		{"user":"alice@example.com","item":"22697","kind":"cart","time":"2026-11-29T10:00:00Z"},
+		{"user":"bob@example.com","item":"bad","time":"2026-11-29T10:00:00Z"},
+		{"user":"carol@example.com","item":"22698","time":"yesterday"}]}`)
+	require.Equal(t, 200, status, string(body))
+	var resp IngestResponse
+	require.NoError(t, json.Unmarshal(body, &resp))
+	assert.Equal(t, 1, resp.Accepted)
+	require.Len(t, resp.Rejected, 2)
+	assert.Equal(t, 1, resp.Rejected[0].Index)
+	assert.Equal(t, 2, resp.Rejected[1].Index)
+	assert.Contains(t, resp.Rejected[1].Error, "RFC 3339")
+	require.Len(t, sink.events, 1)
+	assert.Equal(t, recommend.KindCart, sink.events[0].Kind)
+	for _, leak := range []string{"alice", "bob", "carol"} {
+		assert.NotContains(t, string(body), leak)
+		assert.NotContains(t, logs.String(), leak)
+	}
+
+	status, body = do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[{"user":"a","item":"b","time":"2026-11-29T10:00:00Z","email":"a@b"}]}`)
+	assert.Equal(t, 400, status)
+	assert.Contains(t, string(body), `unknown field \"email\"`)
+	status, _ = do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[{},{},{},{}]}`)
+	assert.Equal(t, 400, status)
+	status, _ = do(t, "GET", srv.URL+"/v1/events", "", "")
+	assert.Equal(t, 405, status)
+	status, _ = do(t, "GET", srv.URL+"/v1/popular", "", "")
+	assert.Equal(t, 404, status, "the ingestion handler serves no queries")
+}
+
+func FuzzRecommendRequest(f *testing.F) {
+	f.Add(`{"context":["22697"],"n":3}`)
+	f.Add(`{"context":[],"exclude":["a"],"categories":["christmas"],"min_support":1.5}`)
+	f.Add(`{"n":1e400}`)
+	f.Add(`[`)
+	h := NewHandler(recommend.NewRecommender(sampleModels(f)[0]), Options{Logger: slog.New(slog.DiscardHandler)})
+	f.Fuzz(func(t *testing.T, body string) {
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest("POST", "/v1/recommend", strings.NewReader(body)))
+		switch rr.Code {
+		case 200:
+			var res ResultJSON
+			require.NoError(t, json.Unmarshal(rr.Body.Bytes(), &res))
+		case 400, 413:
+			var eb ErrorBody
+			require.NoError(t, json.Unmarshal(rr.Body.Bytes(), &eb))
+			require.NotEmpty(t, eb.Error.Code)
+		default:
+			t.Fatalf("status %d for %q", rr.Code, body)
+		}
+	})
+}
+
+func FuzzIngestRequest(f *testing.F) {
+	f.Add(`{"events":[{"user":"u","item":"i","kind":"view","time":"2026-11-29T10:00:00Z"}]}`)
+	f.Add(`{"events":[{"user":"","item":"","kind":"x","time":""}]}`)
+	h := NewIngestHandler(&recordingSink{}, Options{Logger: slog.New(slog.DiscardHandler)})
+	f.Fuzz(func(t *testing.T, body string) {
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest("POST", "/v1/events", strings.NewReader(body)))
+		require.Contains(t, []int{200, 400, 413}, rr.Code)
+		require.True(t, json.Valid(rr.Body.Bytes()))
+	})
+}
