@@ -1,7 +1,6 @@
 package dp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -12,21 +11,29 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
 
-// ledgerHeader is the first line of a ledger file.
-const ledgerHeader = "privrec-ledger v1\n"
+// ledgerMagic starts the first line of a ledger file.
+const ledgerMagic = "privrec-ledger v1 "
 
 // MaxLedgerLine bounds one record, so that a hostile file cannot exhaust memory.
 const MaxLedgerLine = 64 << 10
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// ErrBudgetMismatch is returned when a ledger is opened with a cap other
+// than the one it was created with.
+var ErrBudgetMismatch = errors.New("dp: ledger was created with a different budget")
+
 // LedgerOptions configures OpenFileLedger.
 type LedgerOptions struct {
-	// Budget is the cap; required.
+	// Budget is the cap. It is required to create a ledger and is stored in
+	// it; when opening an existing ledger, the zero Budget means "the stored
+	// one", and any other value must equal it (ErrBudgetMismatch): a cap
+	// cannot be raised by reopening. Make a new ledger to change the cap.
 	Budget Budget
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
@@ -40,8 +47,8 @@ type LedgerOptions struct {
 //
 // File format, version 1:
 //
-//	privrec-ledger v1\n
-//	<crc32c of JSON, 8 lowercase hex digits> <JSON of a Charge>\n
+//	privrec-ledger v1 <crc32c of JSON, 8 lowercase hex digits> <JSON of the Budget>\n
+//	<crc32c of JSON> <JSON of a Charge>\n
 //	...
 //
 // Seq runs 1, 2, 3, ... without gaps. Opening fails with ErrLedgerCorrupt if
@@ -66,8 +73,10 @@ var _ Ledger = (*FileLedger)(nil)
 // OpenFileLedger opens the ledger file at path, creating it (mode 0600) if it
 // does not exist.
 func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
-	if err := opts.Budget.Validate(); err != nil {
-		return nil, err
+	if opts.Budget != (Budget{}) {
+		if err := opts.Budget.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	l := &FileLedger{path: path, budget: opts.Budget, now: opts.Now, log: opts.Logger}
 	if l.now == nil {
@@ -90,21 +99,42 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 		return nil, fmt.Errorf("dp: read ledger %s: %w", path, err)
 	}
 	if len(data) == 0 {
-		if err := writeDurably(f, []byte(ledgerHeader)); err != nil {
+		if opts.Budget == (Budget{}) {
+			f.Close()
+			os.Remove(path)
+			return nil, fmt.Errorf("dp: creating ledger %s needs a Budget", path)
+		}
+		header, err := formatHeader(opts.Budget)
+		if err == nil {
+			err = writeDurably(f, header)
+		}
+		if err == nil {
+			err = syncDir(filepath.Dir(path))
+		}
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("dp: create ledger %s: %w", path, err)
 		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
+	} else {
+		stored, charges, err := ParseLedger(data)
+		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("dp: create ledger %s: %w", path, err)
+			return nil, fmt.Errorf("dp: ledger %s: %w", path, err)
 		}
-	} else if l.charges, err = ParseLedger(data); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("dp: ledger %s: %w", path, err)
+		if opts.Budget != (Budget{}) && opts.Budget != stored {
+			f.Close()
+			return nil, fmt.Errorf("%w: %s has cap ε = %g, δ = %g, %s; asked for ε = %g, δ = %g, %s (make a new ledger to change the cap)",
+				ErrBudgetMismatch, path, stored.Epsilon, stored.Delta, horizonText(stored.Horizon),
+				opts.Budget.Epsilon, opts.Budget.Delta, horizonText(opts.Budget.Horizon))
+		}
+		l.budget, l.charges = stored, charges
 	}
 	l.f = f
 	return l, nil
 }
+
+// Budget returns the ledger's cap.
+func (l *FileLedger) Budget() Budget { return l.budget }
 
 func readAll(f *os.File) ([]byte, error) {
 	if _, err := f.Seek(0, 0); err != nil {
@@ -115,69 +145,103 @@ func readAll(f *os.File) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// ParseLedger decodes a whole ledger file. It returns an error wrapping
-// ErrLedgerCorrupt, naming the line, for any damage.
-func ParseLedger(data []byte) ([]Charge, error) {
-	if !bytes.HasPrefix(data, []byte(ledgerHeader)) {
-		return nil, fmt.Errorf("%w: line 1: not a privrec ledger (want %q)", ErrLedgerCorrupt, ledgerHeader[:len(ledgerHeader)-1])
+// ParseLedger decodes a whole ledger file: its budget and its charges. It
+// returns an error wrapping ErrLedgerCorrupt, naming the line, for any damage.
+func ParseLedger(data []byte) (Budget, []Charge, error) {
+	var b Budget
+	if !bytes.HasPrefix(data, []byte(ledgerMagic)) {
+		return b, nil, fmt.Errorf("%w: line 1: not a privrec ledger (want %q)", ErrLedgerCorrupt, strings.TrimSpace(ledgerMagic))
 	}
-	rest := data[len(ledgerHeader):]
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		return b, nil, fmt.Errorf("%w: line 1: torn header", ErrLedgerCorrupt)
+	}
+	body, err := checkRecord(data[len(ledgerMagic):i])
+	if err == nil {
+		err = strictJSON(body, &b)
+	}
+	if err == nil {
+		err = b.Validate()
+	}
+	if err != nil {
+		return b, nil, fmt.Errorf("%w: line 1: %v", ErrLedgerCorrupt, err)
+	}
+	rest := data[i+1:]
 	var charges []Charge
 	for line := 2; len(rest) > 0; line++ {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			return nil, fmt.Errorf("%w: line %d: torn record (no final newline); the last debit may not have completed", ErrLedgerCorrupt, line)
+			return b, nil, fmt.Errorf("%w: line %d: torn record (no final newline); the last debit may not have completed", ErrLedgerCorrupt, line)
 		}
-		rec := rest[:i]
-		rest = rest[i+1:]
-		c, err := parseRecord(rec)
+		var c Charge
+		body, err := checkRecord(rest[:i])
+		if err == nil {
+			err = strictJSON(body, &c)
+		}
+		if err == nil {
+			err = validateCost(c.Cost)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrLedgerCorrupt, line, err)
+			return b, nil, fmt.Errorf("%w: line %d: %v", ErrLedgerCorrupt, line, err)
 		}
+		rest = rest[i+1:]
 		if want := uint64(len(charges) + 1); c.Seq != want {
-			return nil, fmt.Errorf("%w: line %d: sequence number %d, want %d", ErrLedgerCorrupt, line, c.Seq, want)
+			return b, nil, fmt.Errorf("%w: line %d: sequence number %d, want %d", ErrLedgerCorrupt, line, c.Seq, want)
 		}
 		charges = append(charges, c)
 	}
-	return charges, nil
+	return b, charges, nil
 }
 
-func parseRecord(rec []byte) (Charge, error) {
-	var c Charge
+// checkRecord verifies "<crc32c hex> <body>" and returns the body.
+func checkRecord(rec []byte) ([]byte, error) {
 	if len(rec) > MaxLedgerLine {
-		return c, errors.New("record too long")
+		return nil, errors.New("record too long")
 	}
 	if len(rec) < 10 || rec[8] != ' ' {
-		return c, errors.New("malformed record")
+		return nil, errors.New("malformed record")
 	}
 	var sum [4]byte
 	if _, err := hex.Decode(sum[:], rec[:8]); err != nil {
-		return c, errors.New("malformed checksum")
+		return nil, errors.New("malformed checksum")
 	}
 	body := rec[9:]
 	want := uint32(sum[0])<<24 | uint32(sum[1])<<16 | uint32(sum[2])<<8 | uint32(sum[3])
 	if crc32.Checksum(body, castagnoli) != want {
-		return c, errors.New("checksum mismatch")
+		return nil, errors.New("checksum mismatch")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("bad JSON: %v", err)
-	}
-	if err := validateCost(c.Cost); err != nil {
-		return c, err
-	}
-	return c, nil
+	return body, nil
 }
 
-func formatRecord(c Charge) ([]byte, error) {
-	body, err := json.Marshal(c)
+func strictJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("bad JSON: %v", err)
+	}
+	if dec.More() {
+		return errors.New("bad JSON: trailing data")
+	}
+	return nil
+}
+
+// formatRecord renders v as "<crc32c hex> <JSON>\n".
+func formatRecord(v any) ([]byte, error) {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
 	out := fmt.Appendf(nil, "%08x ", crc32.Checksum(body, castagnoli))
 	out = append(out, body...)
 	return append(out, '\n'), nil
+}
+
+func formatHeader(b Budget) ([]byte, error) {
+	rec, err := formatRecord(b)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(ledgerMagic), rec...), nil
 }
 
 // Debit implements Ledger. The record is written with one write call and
@@ -267,19 +331,14 @@ func syncDir(dir string) error {
 
 // ReadLedgerFile parses a ledger file without locking or modifying it, for
 // inspection tools.
-func ReadLedgerFile(path string) ([]Charge, error) {
-	f, err := os.Open(path)
+func ReadLedgerFile(path string) (Budget, []Charge, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("dp: open ledger: %w", err)
+		return Budget{}, nil, fmt.Errorf("dp: read ledger: %w", err)
 	}
-	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(bufio.NewReader(f)); err != nil {
-		return nil, fmt.Errorf("dp: read ledger %s: %w", path, err)
-	}
-	ch, err := ParseLedger(buf.Bytes())
+	b, ch, err := ParseLedger(data)
 	if err != nil {
-		return nil, fmt.Errorf("dp: ledger %s: %w", path, err)
+		return Budget{}, nil, fmt.Errorf("dp: ledger %s: %w", path, err)
 	}
-	return ch, nil
+	return b, ch, nil
 }

@@ -152,8 +152,10 @@ func TestLedgerRefusesCorruptFiles(t *testing.T) {
 		{"dropped middle record", bytes.Join([][]byte{lines[0], lines[1], lines[3]}, nil), "line 3: sequence number 3, want 2"},
 		{"duplicated record", bytes.Join([][]byte{lines[0], lines[1], lines[1]}, nil), "line 3: sequence number 1, want 2"},
 		{"not a ledger", []byte("hello\n"), "line 1: not a privrec ledger"},
-		{"garbage record", append([]byte(ledgerHeader), "zzzzzzzz {}\n"...), "line 2: malformed checksum"},
-		{"short record", append([]byte(ledgerHeader), "x\n"...), "line 2: malformed record"},
+		{"garbage record", append(bytes.Clone(lines[0]), "zzzzzzzz {}\n"...), "line 2: malformed checksum"},
+		{"short record", append(bytes.Clone(lines[0]), "x\n"...), "line 2: malformed record"},
+		{"torn header", lines[0][:20], "line 1: torn header"},
+		{"edited cap", bytes.Replace(data, []byte(`"epsilon":10`), []byte(`"epsilon":99`), 1), "line 1: checksum mismatch"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +164,7 @@ func TestLedgerRefusesCorruptFiles(t *testing.T) {
 			_, err := OpenFileLedger(p, LedgerOptions{Budget: b})
 			require.ErrorIs(t, err, ErrLedgerCorrupt)
 			assert.Contains(t, err.Error(), tc.want)
-			_, err = ReadLedgerFile(p)
+			_, _, err = ReadLedgerFile(p)
 			require.ErrorIs(t, err, ErrLedgerCorrupt)
 		})
 	}
@@ -240,25 +242,54 @@ func FuzzParseLedger(f *testing.F) {
 	c := Charge{Seq: 1, Release: "r", At: t0, Cost: Cost{Rho: 0.1}, Epsilon: 1, Delta: 1e-6}
 	rec, err := formatRecord(c)
 	require.NoError(f, err)
-	f.Add([]byte(ledgerHeader))
-	f.Add(append([]byte(ledgerHeader), rec...))
-	f.Add(append([]byte(ledgerHeader), rec[:len(rec)-3]...))
-	f.Add([]byte("privrec-ledger v1\n00000000 {}\n"))
+	header, err := formatHeader(Budget{Epsilon: 2, Delta: 1e-6, Horizon: time.Hour})
+	require.NoError(f, err)
+	f.Add(header)
+	f.Add(append(bytes.Clone(header), rec...))
+	f.Add(append(bytes.Clone(header), rec[:len(rec)-3]...))
+	f.Add([]byte("privrec-ledger v1 00000000 {}\n00000000 {}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		charges, err := ParseLedger(data)
+		budget, charges, err := ParseLedger(data)
 		if err != nil {
 			require.ErrorIs(t, err, ErrLedgerCorrupt)
 			return
 		}
-		// Whatever parses must re-encode to the same bytes.
-		out := []byte(ledgerHeader)
+		// Whatever parses must re-encode and parse to the same values.
+		out, err := formatHeader(budget)
+		require.NoError(t, err)
 		for _, c := range charges {
 			r, err := formatRecord(c)
 			require.NoError(t, err)
 			out = append(out, r...)
 		}
-		again, err := ParseLedger(out)
+		b2, again, err := ParseLedger(out)
 		require.NoError(t, err)
+		assert.Equal(t, budget, b2)
 		assert.Equal(t, charges, again)
 	})
+}
+
+func TestLedgerStoresItsBudget(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	now := t0
+	b := Budget{Epsilon: 2, Delta: 1e-6, Horizon: time.Hour}
+	l := openLedger(t, path, b, &now)
+	require.NoError(t, l.Close())
+
+	_, err := OpenFileLedger(filepath.Join(t.TempDir(), "new"), LedgerOptions{})
+	require.ErrorContains(t, err, "needs a Budget")
+
+	same, err := OpenFileLedger(path, LedgerOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, b, same.Budget())
+	require.NoError(t, same.Close())
+
+	_, err = OpenFileLedger(path, LedgerOptions{Budget: Budget{Epsilon: 20, Delta: 1e-6, Horizon: time.Hour}})
+	require.ErrorIs(t, err, ErrBudgetMismatch)
+	assert.Contains(t, err.Error(), "make a new ledger to change the cap")
+
+	got, charges, err := ReadLedgerFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, b, got)
+	assert.Empty(t, charges)
 }
