@@ -1,0 +1,489 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type buildFlags struct {
+	events, format, catalog, keyFile, ledger, out string
+	windowStart, windowEnd                         string
+	keyPeriod                                      time.Duration
+	keyEpoch                                       string
+	params                                         dp.Params
+	mechanism, pairs                               string
+	neighbors                                      int
+	budget                                         dp.Budget
+	strict                                         bool
+	showBad                                        int
+}
+
+// badLine is one refused input line.
+type badLine struct {
+	Line  int    `json:"line"`
+	Error string `json:"error"`
+}
+
+type buildOut struct {
+	Events    string           `json:"events"`
+	Format    string           `json:"format"`
+	Read      int              `json:"lines_read"`
+	Accepted  int              `json:"events_accepted"`
+	Skipped   int              `json:"lines_skipped"`
+	Bad       int              `json:"bad_lines"`
+	FirstBad  []badLine        `json:"first_bad_lines"`
+	Window    recommend.Window `json:"window"`
+	Model     string           `json:"model"`
+	ModelSize int64            `json:"model_bytes"`
+	Report    recommend.Report `json:"report"`
+}
+
+func (a *app) buildCmd() *cobra.Command {
+	var f buildFlags
+	c := &cobra.Command{
+		Use:   "build --events FILE --key-file F --ledger F --epsilon E --out model.prm",
+		Short: "Pseudonymize events, release a differentially private model, and write its snapshot",
+		Long: `build streams events (CSV with user,item[,kind][,time]; JSON Lines; or the UCI Online Retail CSV;
+.gz files are decompressed), pseudonymizes every user ID on arrival, keeps at most K items per
+user, debits the ledger, releases noisy counts, writes the model snapshot and prints its privacy
+report. Bad lines are counted and reported with their line numbers; --strict makes the first one
+fatal (exit code 4). A ledger that would be overspent refuses the release (exit code 3).
+
+Without --catalog, the catalog is every item in the events (for Online Retail, with descriptions).
+Without --window-start/--window-end, the window spans the events' times (one extra pass).
+Without --key-period, one key period covers the whole window (right for a one-off build on
+historical data); in production, give the period your keyring rotates on.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.build(cmd, &f)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.events, "events", "", "events file (required)")
+	fl.StringVar(&f.format, "format", "auto", "csv, jsonl, online-retail or auto (by extension and header)")
+	fl.StringVar(&f.catalog, "catalog", "", "catalog CSV (id[,category][,name])")
+	fl.StringVar(&f.keyFile, "key-file", "", "master secret from 'privrec keygen' (required, mode 0600)")
+	fl.StringVar(&f.ledger, "ledger", "", "budget ledger, created if missing (required)")
+	fl.StringVar(&f.out, "out", "", "model snapshot to write (required)")
+	fl.StringVar(&f.windowStart, "window-start", "", "window start (RFC 3339 or YYYY-MM-DD)")
+	fl.StringVar(&f.windowEnd, "window-end", "", "window end, exclusive")
+	fl.DurationVar(&f.keyPeriod, "key-period", 0, "key period length (default: one period covering the window)")
+	fl.StringVar(&f.keyEpoch, "key-epoch", "", "start of key period 0 (default: the Unix epoch with --key-period, else the window start)")
+	fl.Float64Var(&f.params.Epsilon, "epsilon", 0, "ε of this release (required)")
+	fl.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
+	fl.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
+	fl.IntVar(&f.params.MaxItemsPerUser, "k", dp.DefaultMaxItemsPerUser, "max items per user per window")
+	fl.Float64Var(&f.params.ItemShare, "item-share", dp.DefaultItemShare, "share of the budget for item counts")
+	fl.StringVar(&f.pairs, "pairs", "head", "pair selection: head or threshold")
+	fl.IntVar(&f.params.HeadSize, "head-size", dp.DefaultHeadSize, "head items whose pairs are released (--pairs head)")
+	fl.IntVar(&f.neighbors, "neighbors", recommend.DefaultNeighbors, "neighbours kept per item")
+	fl.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε when creating the ledger")
+	fl.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap when creating the ledger")
+	fl.DurationVar(&f.budget.Horizon, "budget-horizon", 0, "rolling horizon of the cap (0: forever)")
+	fl.BoolVar(&f.strict, "strict", false, "fail on the first bad line")
+	fl.IntVar(&f.showBad, "show-bad", 5, "how many bad lines to show")
+	return c
+}
+
+func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
+	for name, v := range map[string]string{"--events": f.events, "--key-file": f.keyFile, "--ledger": f.ledger, "--out": f.out} {
+		if v == "" {
+			return usageErr("%s is required (see 'privrec build --help')", name)
+		}
+	}
+	if f.params.Epsilon == 0 {
+		return usageErr("--epsilon is required")
+	}
+	var err error
+	if f.params.Mechanism, err = dp.ParseMechanism(f.mechanism); err != nil {
+		return withCode(exitUsage, err)
+	}
+	if f.params.Pairs, err = dp.ParsePairSelection(f.pairs); err != nil {
+		return withCode(exitUsage, err)
+	}
+	if err := f.params.Validate(); err != nil {
+		return withCode(exitUsage, err)
+	}
+	format, err := detectFormat(f.events, f.format)
+	if err != nil {
+		return err
+	}
+	log := a.logger()
+
+	// Pass 1, only when needed: the catalog and/or the window from the events.
+	var cat *recommend.Catalog
+	if f.catalog != "" {
+		cf, err := os.Open(f.catalog)
+		if err != nil {
+			return err
+		}
+		cat, err = recommend.ReadCatalogCSV(cf)
+		cf.Close()
+		if err != nil {
+			return withCode(exitData, fmt.Errorf("%s: %w", f.catalog, err))
+		}
+	}
+	window, err := parseWindow(f.windowStart, f.windowEnd)
+	if err != nil {
+		return err
+	}
+	if cat == nil || window.Start.IsZero() {
+		scanned, err := a.scan(f.events, format, window.Start.IsZero())
+		if err != nil {
+			return err
+		}
+		if cat == nil {
+			if cat, err = recommend.NewCatalog(scanned.items); err != nil {
+				return withCode(exitData, fmt.Errorf("catalog from %s: %w", f.events, err))
+			}
+		}
+		if window.Start.IsZero() {
+			window = scanned.window
+		}
+	}
+
+	kr, err := openKeyring(f.keyFile, f.keyPeriod, f.keyEpoch, window)
+	if err != nil {
+		return classify(err)
+	}
+	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
+		Window: window, MaxItemsPerUser: f.params.MaxItemsPerUser, MaxClockSkew: -1, Neighbors: f.neighbors, Logger: log,
+	})
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	ing, err := recommend.NewIngestor(col, kr)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+
+	// Pass 2: pseudonymize at the door and collect.
+	out := buildOut{Events: f.events, Format: format.String(), Window: window, Model: f.out, FirstBad: []badLine{}}
+	err = a.readEvents(f.events, format, "pseudonymizing", func(er *recommend.EventReader, e recommend.RawEvent, perr error) error {
+		out.Read++
+		if perr == nil {
+			perr = ing.Add(e)
+		}
+		if perr == nil {
+			out.Accepted++
+			return nil
+		}
+		out.Bad++
+		if len(out.FirstBad) < f.showBad {
+			out.FirstBad = append(out.FirstBad, badLine{er.Line(), perr.Error()})
+		}
+		if f.strict {
+			return withCode(exitData, fmt.Errorf("%s: line %d: %v (--strict)", f.events, er.Line(), perr))
+		}
+		return nil
+	}, &out.Skipped)
+	if err != nil {
+		return err
+	}
+	if out.Accepted == 0 {
+		return withCode(exitData, fmt.Errorf("%s: no event was accepted (%d bad lines)", f.events, out.Bad))
+	}
+
+	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Logger: log})
+	if err != nil {
+		if f.budget == (dp.Budget{}) && strings.Contains(err.Error(), "needs a Budget") {
+			return usageErr("ledger %s does not exist yet: give its cap with --budget-epsilon and --budget-delta", f.ledger)
+		}
+		return classify(err)
+	}
+	defer ledger.Close()
+	model, err := col.Release(cmd.Context(), ledger, f.params)
+	if err != nil {
+		return classify(err)
+	}
+	if err := recommend.SaveModel(model, f.out); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(f.out); err == nil {
+		out.ModelSize = fi.Size()
+	}
+	out.Report = model.Report()
+	if a.json {
+		return a.printJSON(out)
+	}
+	fmt.Fprintf(a.stdout, "Read %d lines of %s (%s): %d events accepted, %d bad lines, %d skipped.\n",
+		out.Read, f.events, out.Format, out.Accepted, out.Bad, out.Skipped)
+	for _, b := range out.FirstBad {
+		fmt.Fprintf(a.stdout, "  line %d: %s\n", b.Line, b.Error)
+	}
+	if out.Bad > len(out.FirstBad) {
+		fmt.Fprintf(a.stdout, "  … and %d more\n", out.Bad-len(out.FirstBad))
+	}
+	fmt.Fprintf(a.stdout, "Wrote %s (%d bytes).\n\n", f.out, out.ModelSize)
+	fmt.Fprint(a.stdout, out.Report.Markdown())
+	return nil
+}
+
+func parseWindow(start, end string) (recommend.Window, error) {
+	if (start == "") != (end == "") {
+		return recommend.Window{}, usageErr("give both --window-start and --window-end, or neither")
+	}
+	if start == "" {
+		return recommend.Window{}, nil
+	}
+	var w recommend.Window
+	var err error
+	if w.Start, err = parseTimeFlag(start); err != nil {
+		return w, usageErr("--window-start: %v", err)
+	}
+	if w.End, err = parseTimeFlag(end); err != nil {
+		return w, usageErr("--window-end: %v", err)
+	}
+	if err := w.Validate(); err != nil {
+		return w, withCode(exitUsage, err)
+	}
+	return w, nil
+}
+
+func parseTimeFlag(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not RFC 3339 or YYYY-MM-DD", s)
+}
+
+func openKeyring(path string, period time.Duration, epoch string, w recommend.Window) (*pseudonym.Keyring, error) {
+	opts := pseudonym.Options{PeriodLength: period}
+	switch {
+	case epoch != "":
+		t, err := parseTimeFlag(epoch)
+		if err != nil {
+			return nil, usageErr("--key-epoch: %v", err)
+		}
+		opts.Epoch = t
+	case period == 0:
+		// One period covering the window, starting with it.
+		opts.Epoch = w.Start
+		opts.PeriodLength = w.End.Sub(w.Start).Truncate(24*time.Hour) + 24*time.Hour
+	}
+	return pseudonym.FromFile(path, opts)
+}
+
+// detectFormat picks the event format from the flag, the extension or the header.
+func detectFormat(path, flag string) (recommend.EventFormat, error) {
+	if flag != "auto" {
+		f, err := recommend.ParseEventFormat(flag)
+		if err != nil {
+			return 0, withCode(exitUsage, err)
+		}
+		return f, nil
+	}
+	base := strings.TrimSuffix(strings.ToLower(path), ".gz")
+	if strings.HasSuffix(base, ".jsonl") || strings.HasSuffix(base, ".ndjson") {
+		return recommend.FormatJSONLines, nil
+	}
+	r, closeFn, err := openMaybeGzip(path, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer closeFn()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	switch {
+	case strings.HasPrefix(strings.TrimSpace(line), "{"):
+		return recommend.FormatJSONLines, nil
+	case strings.Contains(strings.ToLower(line), "invoiceno"):
+		return recommend.FormatOnlineRetail, nil
+	}
+	return recommend.FormatCSV, nil
+}
+
+// openMaybeGzip opens path, decompressing .gz files; counted, when not nil,
+// receives the compressed bytes read (for progress).
+func openMaybeGzip(path string, counted io.Writer) (io.Reader, func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var r io.Reader = f
+	if counted != nil {
+		r = io.TeeReader(f, counted)
+	}
+	r = bufio.NewReaderSize(r, 256<<10)
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return zr, func() { f.Close() }, nil
+	}
+	return r, func() { f.Close() }, nil
+}
+
+// readEvents streams the events file with a progress bar on a terminal and
+// calls fn for every line: an event, or the line's parse error.
+func (a *app) readEvents(path string, format recommend.EventFormat, what string,
+	fn func(*recommend.EventReader, recommend.RawEvent, error) error, skipped *int) error {
+	var bar *progressbar.ProgressBar
+	var counted io.Writer
+	if fi, err := os.Stat(path); err == nil && !a.quiet && !a.json && isTerminal(a.stderr) {
+		bar = progressbar.NewOptions64(fi.Size(), progressbar.OptionSetWriter(a.stderr), progressbar.OptionSetDescription(what),
+			progressbar.OptionShowBytes(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+		counted = bar
+	}
+	r, closeFn, err := openMaybeGzip(path, counted)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	er := recommend.NewEventReader(r, format, recommend.EventReaderOptions{})
+	for {
+		e, err := er.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var pe *recommend.ParseError
+		if err != nil && !errors.As(err, &pe) {
+			return withCode(exitData, fmt.Errorf("%s: %w", path, err))
+		}
+		if pe != nil && pe.Line == 1 && format != recommend.FormatJSONLines {
+			return withCode(exitData, fmt.Errorf("%s: %w", path, err))
+		}
+		if err := fn(er, e, err); err != nil {
+			return err
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if skipped != nil {
+		*skipped = er.Skipped()
+	}
+	return nil
+}
+
+type scanResult struct {
+	items  []recommend.Item
+	window recommend.Window
+}
+
+// scan reads the events once for their items (and names, for Online
+// Retail) and time range.
+func (a *app) scan(path string, format recommend.EventFormat, needWindow bool) (scanResult, error) {
+	var res scanResult
+	seen := map[string]bool{}
+	var lo, hi time.Time
+	err := a.readEvents(path, format, "scanning", func(_ *recommend.EventReader, e recommend.RawEvent, perr error) error {
+		if perr != nil {
+			return nil // reported in the second pass
+		}
+		if !seen[e.Item] {
+			seen[e.Item] = true
+			res.items = append(res.items, recommend.Item{ID: e.Item})
+		}
+		if lo.IsZero() || e.Time.Before(lo) {
+			lo = e.Time
+		}
+		if e.Time.After(hi) {
+			hi = e.Time
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return res, err
+	}
+	if len(res.items) == 0 {
+		return res, withCode(exitData, fmt.Errorf("%s: no valid events", path))
+	}
+	if format == recommend.FormatOnlineRetail {
+		names, err := onlineRetailNames(path)
+		if err != nil {
+			return res, err
+		}
+		for i := range res.items {
+			res.items[i].Name = sanitizeName(names[res.items[i].ID])
+		}
+	}
+	if needWindow {
+		res.window = recommend.Window{Start: lo.Truncate(24 * time.Hour), End: hi.Truncate(24 * time.Hour).Add(24 * time.Hour)}
+	}
+	return res, nil
+}
+
+// onlineRetailNames reads the Description of every StockCode (public product
+// data) from an Online Retail file.
+func onlineRetailNames(path string) (map[string]string, error) {
+	r, closeFn, err := openMaybeGzip(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	names := map[string]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for first := true; sc.Scan(); first = false {
+		if first {
+			continue
+		}
+		fields := splitCSVLine(sc.Bytes())
+		if len(fields) >= 3 && names[fields[1]] == "" {
+			names[fields[1]] = fields[2]
+		}
+	}
+	return names, sc.Err()
+}
+
+// splitCSVLine splits one CSV line with simple quoting (enough for names).
+func splitCSVLine(b []byte) []string {
+	var out []string
+	var cur bytes.Buffer
+	quoted := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"' && quoted && i+1 < len(b) && b[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, cur.String())
+}
+
+func sanitizeName(s string) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s))
+	if len(s) > recommend.MaxItemNameLen {
+		s = s[:recommend.MaxItemNameLen]
+	}
+	return strings.ToValidUTF8(s, "")
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/privrec/privrec/internal/sampledata"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/model.prm, testdata/budget.ledger and the golden files")
+
+// privrec runs the command line in-process.
+func privrec(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// sampleFiles writes the embedded sample and a key to a temp dir.
+func sampleFiles(t *testing.T) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	events, err := sampledata.EventsCSV()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "events.csv"), events, 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "catalog.csv"), sampledata.CatalogCSV(), 0o600))
+	code, _, stderr := privrec(t, "keygen", "--out", filepath.Join(dir, "privrec.key"))
+	require.Equal(t, 0, code, stderr)
+	return dir
+}
+
+func buildArgs(dir string, extra ...string) []string {
+	p := func(n string) string { return filepath.Join(dir, n) }
+	return append([]string{"build", "--events", p("events.csv"), "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"),
+		"--ledger", p("budget.ledger"), "--budget-epsilon", "2", "--budget-delta", "1e-5",
+		"--epsilon", "1", "--delta", "1e-5", "--head-size", "300", "--out", p("model.prm")}, extra...)
+}
+
+// normalize removes what legitimately changes between runs: paths, release
+// IDs, timestamps, noise-dependent counts and sizes.
+func normalize(s, dir string) string {
+	s = strings.ReplaceAll(s, dir, "DIR")
+	for _, r := range []struct{ re, with string }{
+		{`release [0-9a-f]{16}`, "release RELEASE"},
+		{`"release(_id)?": "[0-9a-f]{16}"`, `"release$1": "RELEASE"`},
+		{`\b[0-9a-f]{16}\b`, "RELEASE"},
+		{`Built \S+ by`, "Built TIME by"},
+		{`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z  `, "TIME  "},
+		{`\d+ neighbour entries`, "N neighbour entries"},
+		{`\(\d+ bytes\)`, "(N bytes)"},
+	} {
+		s = regexp.MustCompile(r.re).ReplaceAllString(s, r.with)
+	}
+	return s
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run 'go test ./cmd/privrec -update' to create golden files")
+	assert.Equal(t, string(want), got, "golden %s differs (run with -update if the change is intended)", name)
+}
+
+// TestGoldenBuild builds a model from the embedded sample. With -update it
+// also refreshes the committed model and ledger the other golden tests read.
+func TestGoldenBuild(t *testing.T) {
+	dir := sampleFiles(t)
+	code, out, stderr := privrec(t, buildArgs(dir)...)
+	require.Equal(t, 0, code, stderr)
+	golden(t, "build.txt", normalize(out, dir))
+	if *update {
+		for _, f := range []string{"model.prm", "budget.ledger"} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join("testdata", f), b, 0o644))
+		}
+	}
+}
+
+func TestGoldenQueries(t *testing.T) {
+	model := filepath.Join("testdata", "model.prm")
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"similar.txt", []string{"similar", "--model", model, "22423", "-n", "5"}},
+		{"recommend.txt", []string{"recommend", "--model", model, "--context", "22697,22698,NOPE", "-n", "5"}},
+		{"recommend.json", []string{"recommend", "--model", model, "--context", "22697", "-n", "3", "--json"}},
+		{"popular.txt", []string{"popular", "--model", model, "--category", "christmas", "-n", "3"}},
+		{"report.md", []string{"report", "--model", model}},
+		{"report.json", []string{"report", "--model", model, "--format", "json"}},
+		{"ledger.txt", []string{"ledger", "--ledger", filepath.Join("testdata", "budget.ledger")}},
+		{"help.txt", []string{"--help"}},
+		{"build-help.txt", []string{"build", "--help"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := privrec(t, tc.args...)
+			require.Equal(t, 0, code, stderr)
+			golden(t, tc.name, out)
+		})
+	}
+}
+
+func TestErrorPathsAndExitCodes(t *testing.T) {
+	dir := sampleFiles(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+
+	insecure := p("insecure.key")
+	b, err := os.ReadFile(p("privrec.key"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(insecure, b, 0o644))
+	require.NoError(t, os.Chmod(insecure, 0o644))
+
+	corrupt := p("corrupt.prm")
+	m, err := os.ReadFile(filepath.Join("testdata", "model.prm"))
+	require.NoError(t, err)
+	m[len(m)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(corrupt, m, 0o600))
+
+	bad := p("bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("user,item,kind,time\nu1,22423,purchase,2011-01-01T10:00:00Z\nu2,22423,smell,2011-01-01T10:00:00Z\nu3,NOPE,purchase,2011-01-01T10:00:00Z\n,22423,view,2011-01-02T00:00:00Z\n"), 0o600))
+
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+		{"unknown flag", []string{"report", "--modle", "x"}, exitUsage, "unknown flag"},
+		{"missing model flag", []string{"report"}, exitUsage, "--model is required"},
+		{"too many args", []string{"similar", "--model", "x", "a", "b"}, exitUsage, "takes 1 argument"},
+		{"missing model file", []string{"report", "--model", p("nope.prm")}, exitFailure, "no such file"},
+		{"corrupt model", []string{"similar", "--model", corrupt, "22423"}, exitData, "bad model snapshot"},
+		{"missing events file", buildArgs(dir, "--events", p("nope.csv")), exitFailure, "no such file"},
+		{"insecure key file", buildArgs(dir, "--key-file", insecure), exitData, "readable by group or others"},
+		{"bad epsilon", buildArgs(dir, "--epsilon", "-1"), exitUsage, "Params.Epsilon"},
+		{"strict bad line", buildArgs(dir, "--events", bad, "--strict", "--window-start", "2011-01-01", "--window-end", "2011-02-01"), exitData, "line 3"},
+		{"new ledger without cap", append(buildArgs(dir, "--ledger", p("new.ledger"))[:0:0], "build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--epsilon", "1", "--out", p("x.prm")), exitUsage, "--budget-epsilon"},
+		{"corrupt ledger", []string{"ledger", "--ledger", corrupt}, exitData, "ledger is corrupt"},
+		{"keygen refuses overwrite", []string{"keygen", "--out", p("privrec.key")}, exitFailure, "refusing to overwrite"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := privrec(t, tc.args...)
+			assert.Equal(t, tc.code, code, stderr)
+			assert.Contains(t, stderr, tc.stderr)
+		})
+	}
+}
+
+func TestBuildReportsBadLinesAndExhaustsBudget(t *testing.T) {
+	dir := sampleFiles(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	bad := p("bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("user,item,kind,time\n"+
+		"u1,22423,purchase,2011-01-01T10:00:00Z\nu1,22697,purchase,2011-01-01T10:00:00Z\n"+
+		"u2,22423,smell,2011-01-01T10:00:00Z\nu3,NOPE,purchase,2011-01-01T10:00:00Z\n,22423,view,2011-01-02T00:00:00Z\n"), 0o600))
+	args := buildArgs(dir, "--events", bad, "--window-start", "2011-01-01", "--window-end", "2011-02-01")
+	code, out, stderr := privrec(t, args...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "Read 5 lines")
+	assert.Contains(t, out, "2 events accepted, 3 bad lines")
+	assert.Contains(t, out, "line 4: line 4, column 3 (kind)")
+	assert.Contains(t, out, `line 5: recommend: item not in catalog: "NOPE"`)
+	assert.Contains(t, out, "line 6: line 6, column 1 (user): empty")
+	assert.NotContains(t, out+stderr, "u1", "no user ID in the output")
+
+	// The cap is ε = 2 at δ = 1e-5. Gaussian releases compose in ρ, so three
+	// ε = 1 releases fit (1.99), the fourth does not.
+	for i := 2; i <= 3; i++ {
+		code, _, stderr = privrec(t, args...)
+		require.Equal(t, 0, code, "release %d: %s", i, stderr)
+	}
+	code, _, stderr = privrec(t, args...)
+	assert.Equal(t, exitBudget, code)
+	assert.Contains(t, stderr, "privacy budget exceeded")
+}
+
+func TestDemoRuns(t *testing.T) {
+	code, out, stderr := privrec(t, "demo", "--quiet")
+	require.Equal(t, 0, code, stderr)
+	for _, want := range []string{"$ privrec keygen", "$ privrec build", "# Privacy report", "$ privrec similar", "People who had 22423 also had:",
+		"$ privrec recommend", "$ privrec ledger", "Spent: ε = ", "CC BY 4.0"} {
+		assert.Contains(t, out, want)
+	}
+}

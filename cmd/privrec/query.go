@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/privrec/privrec/recommend"
+	"github.com/spf13/cobra"
+)
+
+// queryFlags are shared by recommend, similar and popular.
+type queryFlags struct {
+	model             string
+	n                 int
+	exclude           []string
+	categories        []string
+	excludeCategories []string
+	minSupport        float64
+}
+
+func (q *queryFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&q.model, "model", "", "model snapshot (required)")
+	c.Flags().IntVarP(&q.n, "n", "n", 10, "number of results")
+	c.Flags().StringSliceVar(&q.exclude, "exclude", nil, "items never to return (comma-separated)")
+	c.Flags().StringSliceVar(&q.categories, "category", nil, "only these categories")
+	c.Flags().StringSliceVar(&q.excludeCategories, "exclude-category", nil, "never these categories")
+	c.Flags().Float64Var(&q.minSupport, "min-support", 0, "ignore evidence from fewer (noisy) users than this")
+}
+
+func (q *queryFlags) options() recommend.QueryOptions {
+	return recommend.QueryOptions{Exclude: q.exclude, Categories: q.categories, ExcludeCategories: q.excludeCategories, MinSupport: q.minSupport}
+}
+
+func (q *queryFlags) load() (*recommend.Model, error) {
+	if q.model == "" {
+		return nil, usageErr("--model is required")
+	}
+	m, err := recommend.LoadModel(q.model)
+	return m, classify(err)
+}
+
+func (a *app) recommendCmd() *cobra.Command {
+	var q queryFlags
+	var ctx []string
+	c := &cobra.Command{
+		Use:   "recommend --model FILE --context ITEM,ITEM [-n 10]",
+		Short: "Recommend items for a context (the items in a session or cart)",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := q.load()
+			if err != nil {
+				return err
+			}
+			res, err := m.ForContext(ctx, q.n, q.options())
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			return a.printResult(m, res, "Recommended for "+strings.Join(ctx, ", ")+":")
+		},
+	}
+	q.register(c)
+	c.Flags().StringSliceVar(&ctx, "context", nil, "context items (comma-separated); empty means popular items")
+	return c
+}
+
+func (a *app) similarCmd() *cobra.Command {
+	var q queryFlags
+	c := &cobra.Command{
+		Use:   "similar --model FILE ITEM [-n 10]",
+		Short: "Items that people who had ITEM also had",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := q.load()
+			if err != nil {
+				return err
+			}
+			res, err := m.Similar(args[0], q.n, q.options())
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			return a.printResult(m, res, "People who had "+args[0]+" also had:")
+		},
+	}
+	q.register(c)
+	return c
+}
+
+func (a *app) popularCmd() *cobra.Command {
+	var q queryFlags
+	c := &cobra.Command{
+		Use:   "popular --model FILE [-n 10] [--category C]",
+		Short: "The most popular items, optionally within categories",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := q.load()
+			if err != nil {
+				return err
+			}
+			res, err := m.Popular(q.n, q.options())
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			return a.printResult(m, res, "Popular items:")
+		},
+	}
+	q.register(c)
+	return c
+}
+
+type resultOut struct {
+	Items    []itemOut `json:"items"`
+	Unknown  []string  `json:"unknown"`
+	Fallback bool      `json:"fallback"`
+}
+
+type itemOut struct {
+	Item        string   `json:"item"`
+	Name        string   `json:"name,omitempty"`
+	Score       float64  `json:"score"`
+	Reason      string   `json:"reason"`
+	Because     []string `json:"because"`
+	Explanation string   `json:"explanation"`
+}
+
+func (a *app) printResult(m *recommend.Model, res *recommend.Result, title string) error {
+	out := resultOut{Items: []itemOut{}, Unknown: append([]string{}, res.Unknown...), Fallback: res.Fallback}
+	for i := range res.Items {
+		r := &res.Items[i]
+		it, _ := m.Lookup(r.Item)
+		out.Items = append(out.Items, itemOut{r.Item, it.Name, r.Score, r.Reason.String(), append([]string{}, r.BecauseItems()...), r.Explain()})
+	}
+	if a.json {
+		return a.printJSON(out)
+	}
+	fmt.Fprintln(a.stdout, title)
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  #\tITEM\tNAME\tSCORE\tWHY")
+	for i, it := range out.Items {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%.4f\t%s\n", i+1, it.Item, strings.ToLower(it.Name), it.Score, it.Explanation)
+	}
+	tw.Flush()
+	if len(out.Unknown) > 0 {
+		fmt.Fprintf(a.stdout, "Ignored unknown items: %s\n", strings.Join(out.Unknown, ", "))
+	}
+	if out.Fallback {
+		fmt.Fprintln(a.stdout, "No bought-together evidence for this context: showing popular items.")
+	}
+	return nil
+}

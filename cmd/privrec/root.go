@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+	"github.com/spf13/cobra"
+)
+
+// app holds what every command shares.
+type app struct {
+	stdout, stderr io.Writer
+	json           bool
+	quiet          bool
+	verbose        bool
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "privrec",
+		Short: "Privacy-preserving recommendations: build, inspect and serve differentially private models",
+		Long: `privrec builds recommendation models from shop events without keeping anyone's history:
+user IDs are pseudonymized on arrival, each person's contribution is bounded, and only
+differentially private aggregate counts are released, charged to a durable budget ledger.
+
+Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
+4 invalid input (bad lines with --strict, corrupt model or ledger, bad key file).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{exitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON instead of text")
+	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress bars or informational logs")
+	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logs on stderr (never include user IDs, pseudonyms or keys)")
+	root.AddCommand(
+		a.keygenCmd(), a.buildCmd(), a.recommendCmd(), a.similarCmd(), a.popularCmd(),
+		a.reportCmd(), a.ledgerCmd(), a.serveCmd(), a.demoCmd(),
+	)
+	return root
+}
+
+// isUsage recognizes cobra's own usage errors.
+func isUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.Contains(msg, "accepts ") || strings.Contains(msg, "required flag")
+}
+
+func (a *app) logger() *slog.Logger {
+	level := slog.LevelWarn
+	if a.verbose {
+		level = slog.LevelDebug
+	}
+	if a.quiet {
+		level = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// exactArgs is cobra.ExactArgs returning a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageErr("%s takes %d argument(s), got %d (see '%s --help')", c.Name(), n, len(args), c.CommandPath())
+		}
+		return nil
+	}
+}
+
+// classify maps library errors to exit codes.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exitError
+	var pe *dp.ParamError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(err, dp.ErrBudgetExceeded):
+		return withCode(exitBudget, err)
+	case errors.Is(err, recommend.ErrBadSnapshot), errors.Is(err, dp.ErrLedgerCorrupt),
+		errors.Is(err, pseudonym.ErrInsecureKeyFile), errors.Is(err, pseudonym.ErrInvalidSecretEnc),
+		errors.Is(err, pseudonym.ErrSecretTooShort), errors.Is(err, dp.ErrBudgetMismatch):
+		return withCode(exitData, err)
+	case errors.As(err, &pe):
+		return withCode(exitUsage, err)
+	}
+	return err
+}

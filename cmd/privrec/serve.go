@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/privrec/privrec/httpapi"
+	"github.com/privrec/privrec/recommend"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	var model, addr string
+	var reload time.Duration
+	c := &cobra.Command{
+		Use:   "serve --model FILE [--addr 127.0.0.1:8080]",
+		Short: "Serve the model over HTTP, reloading it when the file changes",
+		Long: `serve runs the HTTP API (GET /v1/similar/{item}, POST /v1/recommend, GET /v1/popular,
+GET /v1/privacy, GET /healthz, GET /metrics). It needs only the model: no key, no ledger, no user
+data. When the model file changes (privrec build writes it atomically), the new model is loaded
+and swapped in without dropping requests; a file that fails to load is logged and ignored.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if model == "" {
+				return usageErr("--model is required")
+			}
+			m, err := recommend.LoadModel(model)
+			if err != nil {
+				return classify(err)
+			}
+			log := a.logger()
+			if !a.quiet {
+				log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			}
+			rec := recommend.NewRecommender(m)
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), ln, rec, model, reload, log, a)
+		},
+	}
+	c.Flags().StringVar(&model, "model", "", "model snapshot (required)")
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
+	c.Flags().DurationVar(&reload, "reload-interval", 2*time.Second, "how often to check the model file for changes")
+	return c
+}
+
+func serve(ctx context.Context, ln net.Listener, rec *recommend.Recommender, path string, every time.Duration, log *slog.Logger, a *app) error {
+	srv := &http.Server{
+		Handler:           httpapi.NewHandler(rec, httpapi.Options{Logger: log}),
+		ReadHeaderTimeout: 2 * time.Second,
+		ReadTimeout:       5 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	fmt.Fprintf(a.stdout, "serving %s on http://%s\n", path, ln.Addr())
+	go watchModel(ctx, rec, path, every, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// watchModel polls the model file and swaps in a new model when its size or
+// modification time changes.
+func watchModel(ctx context.Context, rec *recommend.Recommender, path string, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		return
+	}
+	stamp := func() (time.Time, int64) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}, -1
+		}
+		return fi.ModTime(), fi.Size()
+	}
+	lastT, lastN := stamp()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		mt, n := stamp()
+		if n < 0 || (mt.Equal(lastT) && n == lastN) {
+			continue
+		}
+		m, err := recommend.LoadModel(path)
+		if err != nil {
+			log.Warn("model file changed but did not load; keeping the current model", "error", err.Error())
+			lastT, lastN = mt, n
+			continue
+		}
+		rec.Swap(m)
+		lastT, lastN = mt, n
+		log.Info("model reloaded", "release", m.Report().ReleaseID)
+	}
+}
