@@ -1,13 +1,13 @@
 module github.com/privrec/privrec
 
-go 1.26.0
+go 1.25.0
 
 require (
 	github.com/google/differential-privacy/go/v2 v2.1.0
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/cobra v1.10.2
 	github.com/stretchr/testify v1.12.1
-	golang.org/x/term v0.48.0
+	golang.org/x/term v0.44.0
 )
 
 require (
@@ -18,6 +18,6 @@ require (
 	github.com/spf13/pflag v1.0.9 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/exp v0.0.0-20230321023759-10a507213a29 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/sys v0.46.0 // indirect
 	gonum.org/v1/gonum v0.12.0 // indirect
 )

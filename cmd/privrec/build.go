@@ -21,15 +21,15 @@ import (
 
 type buildFlags struct {
 	events, format, catalog, keyFile, ledger, out string
-	windowStart, windowEnd                         string
-	keyPeriod                                      time.Duration
-	keyEpoch                                       string
-	params                                         dp.Params
-	mechanism, pairs                               string
-	neighbors                                      int
-	budget                                         dp.Budget
-	strict                                         bool
-	showBad                                        int
+	windowStart, windowEnd                        string
+	keyPeriod                                     time.Duration
+	keyEpoch                                      string
+	params                                        dp.Params
+	mechanism, pairs                              string
+	neighbors                                     int
+	budget                                        dp.Budget
+	strict                                        bool
+	showBad                                       int
 }
 
 // badLine is one refused input line.
@@ -486,4 +486,3 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
-
