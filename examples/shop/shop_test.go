@@ -96,7 +96,10 @@ func TestShopPages(t *testing.T) {
 	require.Equal(t, 200, code)
 	assert.Contains(t, body, "Cart (2)", "duplicates are not added twice")
 	assert.Contains(t, body, "Recommended for your cart")
-	assert.Contains(t, body, "Because you have green regency teacup and saucer and pink regency teacup and saucer in your cart")
+	// At ε = 4 the regency teacups have strong released pairs (their
+	// neighbours clear the noise threshold by several σ), so at least one
+	// recommendation is explained by the cart.
+	assert.Regexp(t, `Because you have (green|pink) regency teacup and saucer( and (green|pink) regency teacup and saucer)? in your cart`, body)
 
 	u, _ := url.Parse(srv.URL)
 	cookies := c.Jar.Cookies(u)
