@@ -143,4 +143,3 @@ func TestBuildOnlineRetailWithoutCatalog(t *testing.T) {
 	assert.Equal(t, "REGENCY CAKESTAND 3 TIER", it.Name)
 	assert.NotContains(t, out, "12000")
 }
-
