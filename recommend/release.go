@@ -40,6 +40,11 @@ type releaseSpec struct {
 	items  counter
 	pairs  counter  // nil when K == 1
 	plan   *dp.Plan // nil for a non-private release
+
+	// observeItems and observePairs, when set, see the noisy counts as
+	// released, before post-processing: the privacy audit tests them.
+	observeItems func(noisy []int64)
+	observePairs func(head []uint32, noisy []int64) // head: catalog index of each head position
 }
 
 func privateSpec(plan *dp.Plan) releaseSpec {
@@ -61,6 +66,9 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 	itemCounts := foldItems(st, nItems)
 	if err := spec.items.NoisyAll(itemCounts); err != nil {
 		return nil, err
+	}
+	if spec.observeItems != nil {
+		spec.observeItems(itemCounts)
 	}
 	pop := make([]float64, nItems)
 	for i, c := range itemCounts {
@@ -172,6 +180,9 @@ func headEvidence(st *windowState, pop []float64, spec releaseSpec) (evidence, e
 	})
 	if err := spec.pairs.NoisyAll(tri); err != nil {
 		return evidence{}, err
+	}
+	if spec.observePairs != nil {
+		spec.observePairs(head, tri)
 	}
 	ev := evidence{rows: make([][]edge, len(pop)), released: len(tri)}
 	noisy := func(x, y int) float64 {
