@@ -286,4 +286,3 @@ func TestPrivacyAuditFlagsUnboundedContributions(t *testing.T) {
 	t.Logf("broken mechanism: audited ε ≥ %.3f against configured %.4g [%s]", eps, setup.plan.Epsilon, ev)
 	assert.Greater(t, eps, setup.plan.Epsilon, "the audit failed to detect unbounded contributions")
 }
-
