@@ -68,6 +68,11 @@ type CollectorOptions struct {
 	// Logger receives release progress; slog.Default() when nil. privrec
 	// never logs identifiers of people.
 	Logger *slog.Logger
+	// StateDir, when set, persists the window's bounded state in one file
+	// there (see StateFile), replayed by the next NewCollector of the same
+	// window after a restart and deleted at release. Empty keeps the state
+	// in memory only.
+	StateDir string
 }
 
 // CollectorStats are operational counters of a collector.
@@ -92,6 +97,7 @@ type Collector struct {
 	k0, k1    uint64
 	zeros     []uint32
 	keyPeriod time.Duration // set by NewIngestor, for the report
+	store     *windowStore  // nil unless CollectorOptions.StateDir is set
 
 	shards [numShards]shard
 }
@@ -146,7 +152,8 @@ func NewCollector(cat *Catalog, opts CollectorOptions) (*Collector, error) {
 		c.kinds |= 1 << k
 	}
 	key := opts.SampleKey
-	if key == ([16]byte{}) {
+	keyGiven := key != ([16]byte{})
+	if !keyGiven {
 		if _, err := rand.Read(key[:]); err != nil {
 			return nil, fmt.Errorf("recommend: sample key: %w", err)
 		}
@@ -157,6 +164,11 @@ func NewCollector(cat *Catalog, opts CollectorOptions) (*Collector, error) {
 	c.zeros = make([]uint32, c.k)
 	for i := range c.shards {
 		c.shards[i].slots = make(map[pseudonym.ID]uint32)
+	}
+	if opts.StateDir != "" {
+		if err := c.openStore(opts.StateDir, keyGiven); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -216,9 +228,41 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 	if s.released {
 		return ErrWindowReleased
 	}
+	slot, exists := s.slots[id]
+	pos := 0
+	if exists {
+		var dup bool
+		if pos, dup = c.place(s, slot, id, idx); dup || pos < 0 {
+			s.stats.Accepted++
+			if dup {
+				s.stats.DuplicateEvents++
+			} else {
+				s.stats.DroppedByBound++
+			}
+			return nil
+		}
+	}
+	// Persist before changing memory, so a failed write changes nothing.
+	if c.store != nil {
+		if err := c.store.append(id, idx); err != nil {
+			return err
+		}
+	}
 	s.stats.Accepted++
-	c.insert(s, c.slot(s, id), id, idx)
+	if !exists {
+		slot = c.slot(s, id)
+	}
+	c.put(s, slot, pos, idx)
 	return nil
+}
+
+// insertLocked adds idx to id's bottom-K set without persisting (for replay
+// and merge); the caller holds s.mu.
+func (c *Collector) insertLocked(s *shard, id pseudonym.ID, idx uint32) {
+	slot := c.slot(s, id)
+	if pos, dup := c.place(s, slot, id, idx); !dup && pos >= 0 {
+		c.put(s, slot, pos, idx)
+	}
 }
 
 // slot returns id's slot in s, creating an empty one if needed.
@@ -233,33 +277,42 @@ func (c *Collector) slot(s *shard, id pseudonym.ID) uint32 {
 	return slot
 }
 
-// insert keeps idx in the slot's bottom-K set.
-func (c *Collector) insert(s *shard, slot uint32, id pseudonym.ID, idx uint32) {
+// place says where idx would go in the slot's bottom-K set: at position n
+// (appended) while there is room, else over the item with the largest rank
+// if idx ranks below it, else nowhere (-1). dup reports an item already kept.
+func (c *Collector) place(s *shard, slot uint32, id pseudonym.ID, idx uint32) (pos int, dup bool) {
 	base := int(slot) * c.k
 	n := int(s.n[slot])
 	list := s.items[base : base+n]
 	for _, it := range list {
 		if it == idx {
-			s.stats.DuplicateEvents++
-			return
+			return 0, true
 		}
 	}
 	if n < c.k {
-		s.items[base+n] = idx
-		s.n[slot]++
-		return
+		return n, false
 	}
-	h := c.rank(id, idx)
 	worst, worstH := 0, c.rank(id, list[0])
 	for j := 1; j < n; j++ {
 		if hj := c.rank(id, list[j]); hj > worstH {
 			worst, worstH = j, hj
 		}
 	}
-	s.stats.DroppedByBound++
-	if h < worstH {
-		list[worst] = idx
+	if c.rank(id, idx) < worstH {
+		return worst, false
 	}
+	return -1, false
+}
+
+// put stores idx at pos as decided by place.
+func (c *Collector) put(s *shard, slot uint32, pos int, idx uint32) {
+	base := int(slot) * c.k
+	if pos == int(s.n[slot]) {
+		s.n[slot]++
+	} else {
+		s.stats.DroppedByBound++ // an item was displaced
+	}
+	s.items[base+pos] = idx
 }
 
 // rank is the keyed hash that orders a user's items for bottom-K sampling.
@@ -278,24 +331,26 @@ func mix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// Forget removes a subject's pending state, as for a deletion request. It
-// reports whether the subject had any. Once a window is released, a person's
+// Forget removes a subject's pending state, as for a deletion request, from
+// memory and from the state file. It reports whether the subject had any. Once a window is released, a person's
 // influence is covered by the differential-privacy guarantee instead: their
 // events are not stored anywhere and changed the released model at most as
 // much as ε allows.
-func (c *Collector) Forget(id pseudonym.ID) bool {
+func (c *Collector) Forget(id pseudonym.ID) (bool, error) {
 	s := &c.shards[id[0]%numShards]
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	slot, ok := s.slots[id]
-	if !ok {
-		return false
+	if ok {
+		delete(s.slots, id)
+		base := int(slot) * c.k
+		clear(s.items[base : base+c.k])
+		s.n[slot] = 0
 	}
-	delete(s.slots, id)
-	base := int(slot) * c.k
-	clear(s.items[base : base+c.k])
-	s.n[slot] = 0
-	return true
+	s.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	return true, c.compact() // the person's records leave the disk too
 }
 
 // Stats returns operational counters. They count events, not people, and are
@@ -340,16 +395,15 @@ func (c *Collector) Merge(other *Collector) error {
 			return ErrWindowReleased
 		}
 		for id, sslot := range src.slots {
-			slot := c.slot(dst, id)
 			base := int(sslot) * c.k
 			for _, idx := range src.items[base : base+int(src.n[sslot])] {
-				c.insert(dst, slot, id, idx)
+				c.insertLocked(dst, id, idx)
 			}
 		}
 		dst.mu.Unlock()
 		src.mu.Unlock()
 	}
-	return nil
+	return c.compact()
 }
 
 // windowState is the bounded state taken out of a collector at release.
@@ -437,6 +491,9 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 	state := c.moveStateLocked()
 	unlockAll()
 	defer state.wipe()
+	if err := c.removeStore(); err != nil {
+		c.opts.Logger.Warn("privrec release: could not delete the window state file", "error", err.Error())
+	}
 
 	c.opts.Logger.Info("privrec release: budget debited", "release", charged.Release, "epsilon", charged.Epsilon, "delta", charged.Delta)
 	m, err := build(state, c.cat, privateSpec(plan), buildInfo{
@@ -479,6 +536,9 @@ func (c *Collector) ReleaseNonPrivate(params dp.Params) (*Model, error) {
 		return nil, err
 	}
 	defer state.wipe()
+	if err := c.removeStore(); err != nil {
+		return nil, err
+	}
 	spec := releaseSpec{params: p, items: exactCounter{}}
 	if c.k > 1 {
 		spec.pairs = exactCounter{}

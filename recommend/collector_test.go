@@ -194,8 +194,12 @@ func TestCollectorForget(t *testing.T) {
 	for u := range 3 {
 		require.NoError(t, c.Add(Event{Subject: sid(u), Item: "i01", Kind: KindView, Time: testStart}))
 	}
-	assert.True(t, c.Forget(sid(1)))
-	assert.False(t, c.Forget(sid(1)))
+	forgot, err := c.Forget(sid(1))
+	require.NoError(t, err)
+	assert.True(t, forgot)
+	forgot, err = c.Forget(sid(1))
+	require.NoError(t, err)
+	assert.False(t, forgot)
 	st := state(c)
 	assert.Len(t, st, 2)
 	assert.NotContains(t, st, sid(1))

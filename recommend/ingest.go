@@ -56,5 +56,5 @@ func (in *Ingestor) Forget(userID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return in.c.Forget(id), nil
+	return in.c.Forget(id)
 }
