@@ -13,21 +13,17 @@ import (
 //
 // # Scoring
 //
-// For an item i with released count n_i, the chance that a user who has i
-// also has j is estimated as
+// Released counts are n_i (users with item i) and ĉ_ij (users with i and
+// j); p_j = n_j / Σn is j's popularity share and s = max(1, σ) the pair
+// noise's standard deviation. The release fits λ so that λ·n_i·n_j is the
+// co-count popularity alone predicts, and keeps e_ij ≥ 0, the clear excess
+// of ĉ_ij over it (see the release code). A context's score for j is
 //
-//	P(j | i) = (λ·n_i·n_j + e_ij + s·p_j) / (n_i + s)
+//	Σ_i  base_i·p_j + e_ij / sqrt((n_i + s)(n_j + s))
 //
-// where λ·n_i·n_j is the co-count that popularity alone predicts (λ fitted to
-// the released pair counts), e_ij ≥ 0 is the released co-count's excess over
-// it after empirical-Bayes shrinkage (see the release code), p_j is j's share
-// of all released item counts, and the smoothing s is the standard deviation
-// of the pair noise. Both popularity terms are proportional to p_j, so
-//
-//	P(j | i) = base_i·p_j + weight_ij
-//
-// and a context's score for j is the sum over its items i. Where pair counts
-// are noise the shrinkage sets e_ij to zero and the score is proportional to
+// over the context items i: a popularity term, whose weight base_i grows
+// with the noise, plus cosine-normalized evidence of buying together. Where
+// pair counts are noise every e_ij is zero and the score is proportional to
 // p_j: recommendations fall back to popularity smoothly, not below it.
 type Model struct {
 	items      []string
@@ -46,7 +42,7 @@ type Model struct {
 	base       []float32 // per item i: base_i
 	nbrOff     []uint32  // item i's neighbours are nbr*[nbrOff[i]:nbrOff[i+1]]
 	nbrItem    []uint32
-	nbrWeight  []float32 // e_ij / (n_i + s)
+	nbrWeight  []float32 // e_ij / sqrt((n_i + s)(n_j + s))
 	nbrSupport []float32 // estimated co-count λ·n_i·n_j + e_ij
 
 	report Report
