@@ -18,7 +18,7 @@ func ExampleNewPlan() {
 	fmt.Printf("item noise σ = %.1f, pair noise σ = %.1f, ε spent = %.3f\n",
 		plan.Items.Sigma(), plan.Pairs.Sigma(), plan.Epsilon)
 	// Output:
-	// item noise σ = 33.8, pair noise σ = 53.4, ε spent = 1.000
+	// item noise σ = 23.9, pair noise σ = 65.5, ε spent = 1.000
 }
 
 func ExampleOpenFileLedger() {
@@ -40,7 +40,7 @@ func ExampleOpenFileLedger() {
 	// Output:
 	// 0 <nil>
 	// 1 <nil>
-	// 2 dp: privacy budget exceeded: this release needs ε = 0.9998; 1.454 of the cap ε = 1.8 is already spent (δ = 1e-06, no horizon)
+	// 2 dp: privacy budget exceeded: this release needs ε = 0.9996; 1.454 of the cap ε = 1.8 is already spent (δ = 1e-06, no horizon)
 }
 
 func ExampleCost_Epsilon() {

@@ -88,7 +88,7 @@ const (
 // Defaults applied by Params.WithDefaults to zero fields.
 const (
 	DefaultMaxItemsPerUser     = 16
-	DefaultItemShare           = 0.25
+	DefaultItemShare           = 0.5
 	DefaultSelectionDeltaShare = 0.5
 	DefaultHeadSize            = 500
 )

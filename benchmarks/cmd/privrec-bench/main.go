@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -170,7 +171,13 @@ func findings(md *bytes.Buffer, rows []benchmarks.Row) {
 	fmt.Fprintf(md, "- ε = ∞: privrec's NDCG@10 %.4f against Jaccard co-occurrence %.4f — %s.\n", np, jac, mark(np >= jac))
 	var below []string
 	smallest := math.Inf(1)
-	for e, m := range byEps {
+	epsList := make([]float64, 0, len(byEps))
+	for e := range byEps {
+		epsList = append(epsList, e)
+	}
+	sort.Float64s(epsList)
+	for _, e := range epsList {
+		m := byEps[e]
 		p, pop := m[benchmarks.PrivrecLabel], m[benchmarks.DPPopularityLabel]
 		if p.Mean.NDCG+p.Std.NDCG < pop.Mean.NDCG {
 			below = append(below, epsLabel(e))
