@@ -80,12 +80,20 @@ func Release(s Split, items []string, params dp.Params, private bool, sampleSeed
 	return col.Release(context.Background(), &memLedger{}, p)
 }
 
-var catalogCache sync.Map // *[]string -> *recommend.Catalog
+// catalogCache maps the address of an item list's first element to its
+// catalog. Each entry keeps its list alive, so an address is never reused
+// by another list while cached.
+var catalogCache sync.Map // *string -> cachedCatalog
+
+type cachedCatalog struct {
+	items []string
+	cat   *recommend.Catalog
+}
 
 func catalogOf(items []string) (*recommend.Catalog, error) {
 	key := &items[0]
-	if c, ok := catalogCache.Load(key); ok {
-		return c.(*recommend.Catalog), nil
+	if c, ok := catalogCache.Load(key); ok && len(c.(cachedCatalog).items) == len(items) {
+		return c.(cachedCatalog).cat, nil
 	}
 	cat := make([]recommend.Item, len(items))
 	for i, id := range items {
@@ -95,7 +103,7 @@ func catalogOf(items []string) (*recommend.Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	catalogCache.Store(key, c)
+	catalogCache.Store(key, cachedCatalog{items, c})
 	return c, nil
 }
 

@@ -70,8 +70,9 @@ func PlotNDCGByEpsilon(w io.Writer, title string, rows []Row, k int) error {
 	p.Y.Label.Text = fmt.Sprintf("NDCG@%d", k)
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = true
-	p.Legend.Left = true
+	p.Legend.Top = false
+	p.Legend.Left = false
+	p.Y.Min = 0
 
 	series := map[string][]Row{}
 	var refs []Row
@@ -108,7 +109,7 @@ func PlotNDCGByEpsilon(w io.Writer, title string, rows []Row, k int) error {
 			return err
 		}
 		r, g, b, _ := c.RGBA()
-		poly.Color = color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 60}
+		poly.Color = color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 70}
 		poly.LineStyle.Width = 0
 		l, err := plotter.NewLine(line)
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/privrec/privrec/internal/fsutil"
 )
 
 // ledgerMagic starts the first line of a ledger file.
@@ -109,7 +111,7 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 			err = writeDurably(f, header)
 		}
 		if err == nil {
-			err = syncDir(filepath.Dir(path))
+			err = fsutil.SyncDir(filepath.Dir(path))
 		}
 		if err != nil {
 			f.Close()
@@ -315,18 +317,6 @@ func writeDurably(f *os.File, b []byte) error {
 		return err
 	}
 	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
 }
 
 // ReadLedgerFile parses a ledger file without locking or modifying it, for

@@ -300,13 +300,19 @@ func (h *handler) similar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return h.answer(w, func(m *recommend.Model, res *recommend.Result) error { return m.SimilarInto(res, item, n, opts) })
+}
+
+// answer runs a query on the current model with a pooled Result and writes
+// the JSON response.
+func (h *handler) answer(w http.ResponseWriter, query func(*recommend.Model, *recommend.Result) error) error {
 	m, err := h.model()
 	if err != nil {
 		return err
 	}
 	res := h.results.Get().(*recommend.Result)
 	defer h.results.Put(res)
-	if err := m.SimilarInto(res, item, n, opts); err != nil {
+	if err := query(m, res); err != nil {
 		return badRequest("%v", err)
 	}
 	writeJSON(w, http.StatusOK, resultJSON(m, res))
@@ -318,17 +324,7 @@ func (h *handler) popular(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := h.model()
-	if err != nil {
-		return err
-	}
-	res := h.results.Get().(*recommend.Result)
-	defer h.results.Put(res)
-	if err := m.PopularInto(res, n, opts); err != nil {
-		return badRequest("%v", err)
-	}
-	writeJSON(w, http.StatusOK, resultJSON(m, res))
-	return nil
+	return h.answer(w, func(m *recommend.Model, res *recommend.Result) error { return m.PopularInto(res, n, opts) })
 }
 
 // decodeJSON reads a JSON body strictly: JSON content type, size limit, one
@@ -390,22 +386,12 @@ func (h *handler) recommend(w http.ResponseWriter, r *http.Request) error {
 	if err := h.checkLists(req.Context, req.Exclude, req.Categories, req.ExcludeCategories); err != nil {
 		return err
 	}
-	m, err := h.model()
-	if err != nil {
-		return err
-	}
-	res := h.results.Get().(*recommend.Result)
-	defer h.results.Put(res)
 	opts := recommend.QueryOptions{Exclude: req.Exclude, Categories: req.Categories, ExcludeCategories: req.ExcludeCategories, MinSupport: req.MinSupport}
 	ctx := req.Context
 	if ctx == nil {
 		ctx = []string{}
 	}
-	if err := m.ForContextInto(res, ctx, req.N, opts); err != nil {
-		return badRequest("%v", err)
-	}
-	writeJSON(w, http.StatusOK, resultJSON(m, res))
-	return nil
+	return h.answer(w, func(m *recommend.Model, res *recommend.Result) error { return m.ForContextInto(res, ctx, req.N, opts) })
 }
 
 func resultJSON(m *recommend.Model, res *recommend.Result) ResultJSON {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/privrec/privrec/internal/fsutil"
 	"github.com/privrec/privrec/pseudonym"
 )
 
@@ -198,7 +199,7 @@ func (c *Collector) writeState(path string) error {
 	}
 	c.store.f = tmp
 	c.store.mu.Unlock()
-	return syncDir(filepath.Dir(path))
+	return fsutil.SyncDir(filepath.Dir(path))
 }
 
 func encodeRecord(rec *[stateRecordLen]byte, id pseudonym.ID, idx uint32) {
@@ -256,7 +257,7 @@ func (c *Collector) removeStore() error {
 	if err := os.Remove(c.store.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("recommend: delete window state: %w", err)
 	}
-	return syncDir(filepath.Dir(c.store.path))
+	return fsutil.SyncDir(filepath.Dir(c.store.path))
 }
 
 // Sync flushes the window state file to the disk. Accepted events already
@@ -289,18 +290,6 @@ func (c *Collector) Close() error {
 	return err
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
-	}
-	return nil
-}
-
 // PurgeStateFiles deletes the state files in dir of windows that ended
 // before cutoff: pending state older than a retention period, which must
 // not be kept even if it was never released. It returns the files removed.
@@ -325,7 +314,7 @@ func PurgeStateFiles(dir string, cutoff time.Time) ([]string, error) {
 		removed = append(removed, p)
 	}
 	if len(removed) > 0 {
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			return removed, err
 		}
 	}
