@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,7 +113,11 @@ func LoadEvents(path string, format recommend.EventFormat) (*Dataset, error) {
 // LoadCSV reads a generic CSV with a header naming user, item and
 // optionally time (and kind); without a time column every event is at time 0.
 func LoadCSV(path string) (*Dataset, error) {
-	return loadEvents(path, recommend.FormatCSV, recommend.EventReaderOptions{DefaultTime: time.Unix(0, 0)})
+	d, err := loadEvents(path, recommend.FormatCSV, recommend.EventReaderOptions{DefaultTime: time.Unix(0, 0)})
+	if d != nil {
+		d.Name = filepath.Base(path)
+	}
+	return d, err
 }
 
 func loadEvents(path string, format recommend.EventFormat, opts recommend.EventReaderOptions) (*Dataset, error) {

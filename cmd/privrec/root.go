@@ -46,7 +46,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logs on stderr (never include user IDs, pseudonyms or keys)")
 	root.AddCommand(
 		a.keygenCmd(), a.buildCmd(), a.recommendCmd(), a.similarCmd(), a.popularCmd(),
-		a.reportCmd(), a.ledgerCmd(), a.serveCmd(), a.demoCmd(),
+		a.reportCmd(), a.ledgerCmd(), a.serveCmd(), a.demoCmd(), a.benchCmd(),
 	)
 	return root
 }
