@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -26,6 +27,21 @@ type RunOptions struct {
 	K, HeadSize                  int    // defaults 16 and 500
 	Command                      string // the command line, recorded in RESULTS.md
 	Progress                     io.Writer
+}
+
+// Flags returns a flag set that fills o, with the defaults of privrec-bench.
+func (o *RunOptions) Flags() *flag.FlagSet {
+	f := flag.NewFlagSet("bench", flag.ContinueOnError)
+	f.StringVar(&o.OnlineRetail, "online-retail", "../shared/data/online-retail/online_retail.csv.gz", "UCI Online Retail CSV (.gz ok); empty to skip")
+	f.StringVar(&o.MovieLens, "movielens", "", "MovieLens u.data file (optional)")
+	f.StringVar(&o.CSV, "csv", "", "generic user,item[,time] CSV (optional)")
+	f.StringVar(&o.Out, "out", "benchmarks", "directory for RESULTS.md and results/")
+	f.IntVar(&o.Repeats, "repeats", 3, "releases per ε")
+	f.IntVar(&o.AttackTrials, "attack-trials", 200, "differencing attacks per ε")
+	f.BoolVar(&o.Quick, "quick", false, "ε ∈ {1, 4} with at most 2 repeats and 60 attacks: a smoke run")
+	f.IntVar(&o.K, "k", 16, "max items per user per window (K)")
+	f.IntVar(&o.HeadSize, "head-size", 500, "head items whose pairs are released")
+	return f
 }
 
 // Run loads the datasets, runs the accuracy sweeps on both splits and the

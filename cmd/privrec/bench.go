@@ -28,15 +28,6 @@ CSV and PNG plots. The full run takes a few minutes on the Online Retail data; -
 			return benchmarks.Run(o)
 		},
 	}
-	f := c.Flags()
-	f.StringVar(&o.OnlineRetail, "online-retail", "../shared/data/online-retail/online_retail.csv.gz", "UCI Online Retail CSV (.gz ok); empty to skip")
-	f.StringVar(&o.MovieLens, "movielens", "", "MovieLens u.data file")
-	f.StringVar(&o.CSV, "csv", "", "generic user,item[,time] CSV")
-	f.StringVar(&o.Out, "out", "benchmarks", "directory for RESULTS.md and results/")
-	f.IntVar(&o.Repeats, "repeats", 3, "releases per ε")
-	f.IntVar(&o.AttackTrials, "attack-trials", 200, "differencing attacks per ε")
-	f.BoolVar(&o.Quick, "quick", false, "ε ∈ {1, 4}, 2 repeats, 60 attacks")
-	f.IntVar(&o.K, "k", 16, "max items per user per window (K)")
-	f.IntVar(&o.HeadSize, "head-size", 500, "head items whose pairs are released")
+	c.Flags().AddGoFlagSet(o.Flags())
 	return c
 }

@@ -9,7 +9,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -19,16 +18,14 @@ import (
 
 func main() {
 	var o benchmarks.RunOptions
-	flag.StringVar(&o.OnlineRetail, "online-retail", "../shared/data/online-retail/online_retail.csv.gz", "UCI Online Retail CSV (.gz ok); empty to skip")
-	flag.StringVar(&o.MovieLens, "movielens", "", "MovieLens u.data file (optional)")
-	flag.StringVar(&o.CSV, "csv", "", "generic user,item[,time] CSV (optional)")
-	flag.StringVar(&o.Out, "out", "benchmarks", "directory for RESULTS.md and results/")
-	flag.IntVar(&o.Repeats, "repeats", 3, "releases per ε")
-	flag.IntVar(&o.AttackTrials, "attack-trials", 200, "differencing attacks per ε")
-	flag.BoolVar(&o.Quick, "quick", false, "ε ∈ {1, 4} with 2 repeats and 60 attacks: a smoke run")
-	flag.IntVar(&o.K, "k", 16, "max items per user per window (K)")
-	flag.IntVar(&o.HeadSize, "head-size", 500, "head items whose pairs are released")
-	flag.Parse()
+	fs := o.Flags()
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: privrec-bench [flags]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
 	o.Command = strings.TrimSpace("go run ./benchmarks/cmd/privrec-bench " + strings.Join(os.Args[1:], " "))
 	o.Progress = os.Stderr
 	if err := benchmarks.Run(o); err != nil {
