@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/internal/race"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -129,4 +130,23 @@ func TestSweepAndAttackSmoke(t *testing.T) {
 	require.Len(t, attack, 2)
 	assert.Greater(t, attack[0].Rate, 0.5, "the non-private model leaks the new purchase")
 	assert.InDelta(t, math.Exp(1)/28+1e-6, attack[1].Bound, 1e-9)
+}
+
+// A small run of the performance mode: every figure comes out positive and
+// queries allocate nothing.
+func TestPerfSmoke(t *testing.T) {
+	r, err := Perf(PerfOptions{ReleaseSizes: [][2]int{{2000, 300}}, QueryItems: 500, QueryUsers: 3000, Events: 20000, MemoryUsers: 20000})
+	require.NoError(t, err)
+	assert.Positive(t, r.HMACPerSec)
+	assert.Positive(t, r.IngestPerSec)
+	require.Len(t, r.Releases, 1)
+	assert.Positive(t, r.Releases[0].Seconds)
+	require.Len(t, r.Queries, 3)
+	for _, q := range r.Queries {
+		assert.Positive(t, q.P99)
+		if !race.Enabled {
+			assert.Zero(t, q.AllocsPerOp, "context %d", q.Context)
+		}
+	}
+	assert.Positive(t, r.BytesPerUser)
 }

@@ -2,8 +2,8 @@ package recommend
 
 import (
 	"cmp"
+	"runtime"
 	"slices"
-	"sync"
 )
 
 // Model is a released recommendation model: noisy item popularity, per-item
@@ -47,7 +47,10 @@ type Model struct {
 
 	report Report
 
-	scratch sync.Pool
+	// scratch is a free list of per-query working memory. A channel rather
+	// than a sync.Pool: a pool is emptied at every garbage collection, and
+	// refilling it would allocate a catalog-sized buffer per P each time.
+	scratch chan *scratch
 }
 
 func newModel(cat *Catalog, pop []float64) *Model {
@@ -96,7 +99,7 @@ func (m *Model) derive() {
 			m.popByCat[c] = append(m.popByCat[c], it)
 		}
 	}
-	m.scratch.New = func() any { return newScratch(len(m.items)) }
+	m.scratch = make(chan *scratch, 2*runtime.GOMAXPROCS(0))
 }
 
 // Report returns the model's privacy report.

@@ -164,6 +164,22 @@ type cand struct {
 	touched int32 // index into touched, or -1
 }
 
+func (m *Model) getScratch() *scratch {
+	select {
+	case sc := <-m.scratch:
+		return sc
+	default:
+		return newScratch(len(m.items))
+	}
+}
+
+func (m *Model) putScratch(sc *scratch) {
+	select {
+	case m.scratch <- sc:
+	default: // more queries in flight than buffers kept: let this one go
+	}
+}
+
 func newScratch(n int) *scratch {
 	s := &scratch{slot: make([]int32, n)}
 	for i := range s.slot {
@@ -192,8 +208,8 @@ func (m *Model) ForContextInto(res *Result, context []string, n int, opts QueryO
 	if len(context) > MaxContextItems {
 		return fmt.Errorf("%w: %d context items, at most %d", ErrBadQuery, len(context), MaxContextItems)
 	}
-	sc := m.scratch.Get().(*scratch)
-	defer m.scratch.Put(sc)
+	sc := m.getScratch()
+	defer m.putScratch(sc)
 	sc.ctx = sc.ctx[:0]
 	for _, id := range context {
 		i, ok := m.index[id]
