@@ -108,6 +108,8 @@ type shard struct {
 	slots    map[pseudonym.ID]uint32 // pseudonym -> slot
 	items    []uint32                // K catalog indexes per slot
 	n        []uint16                // items kept per slot
+	worst    []uint64                // per full slot: the largest rank kept
+	worstAt  []uint16                // per full slot: its position
 	stats    CollectorStats
 	_        [64]byte // keep shards on separate cache lines
 }
@@ -252,7 +254,7 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 	if !exists {
 		slot = c.slot(s, id)
 	}
-	c.put(s, slot, pos, idx)
+	c.put(s, slot, id, pos, idx)
 	return nil
 }
 
@@ -261,7 +263,7 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 func (c *Collector) insertLocked(s *shard, id pseudonym.ID, idx uint32) {
 	slot := c.slot(s, id)
 	if pos, dup := c.place(s, slot, id, idx); !dup && pos >= 0 {
-		c.put(s, slot, pos, idx)
+		c.put(s, slot, id, pos, idx)
 	}
 }
 
@@ -273,6 +275,8 @@ func (c *Collector) slot(s *shard, id pseudonym.ID) uint32 {
 		s.slots[id] = slot
 		s.n = append(s.n, 0)
 		s.items = append(s.items, c.zeros...)
+		s.worst = append(s.worst, 0)
+		s.worstAt = append(s.worstAt, 0)
 	}
 	return slot
 }
@@ -280,11 +284,15 @@ func (c *Collector) slot(s *shard, id pseudonym.ID) uint32 {
 // place says where idx would go in the slot's bottom-K set: at position n
 // (appended) while there is room, else over the item with the largest rank
 // if idx ranks below it, else nowhere (-1). dup reports an item already kept.
+// A full slot caches its largest rank, so that an event ranked out (the
+// common case for heavy users) costs one hash and no scan.
 func (c *Collector) place(s *shard, slot uint32, id pseudonym.ID, idx uint32) (pos int, dup bool) {
 	base := int(slot) * c.k
 	n := int(s.n[slot])
-	list := s.items[base : base+n]
-	for _, it := range list {
+	if n == c.k && c.rank(id, idx) > s.worst[slot] {
+		return -1, false // ranked out; a kept item cannot rank above the worst
+	}
+	for _, it := range s.items[base : base+n] {
 		if it == idx {
 			return 0, true
 		}
@@ -292,20 +300,15 @@ func (c *Collector) place(s *shard, slot uint32, id pseudonym.ID, idx uint32) (p
 	if n < c.k {
 		return n, false
 	}
-	worst, worstH := 0, c.rank(id, list[0])
-	for j := 1; j < n; j++ {
-		if hj := c.rank(id, list[j]); hj > worstH {
-			worst, worstH = j, hj
-		}
-	}
-	if c.rank(id, idx) < worstH {
-		return worst, false
+	if c.rank(id, idx) < s.worst[slot] {
+		return int(s.worstAt[slot]), false
 	}
 	return -1, false
 }
 
-// put stores idx at pos as decided by place.
-func (c *Collector) put(s *shard, slot uint32, pos int, idx uint32) {
+// put stores idx at pos as decided by place, and keeps a full slot's
+// largest rank up to date.
+func (c *Collector) put(s *shard, slot uint32, id pseudonym.ID, pos int, idx uint32) {
 	base := int(slot) * c.k
 	if pos == int(s.n[slot]) {
 		s.n[slot]++
@@ -313,6 +316,21 @@ func (c *Collector) put(s *shard, slot uint32, pos int, idx uint32) {
 		s.stats.DroppedByBound++ // an item was displaced
 	}
 	s.items[base+pos] = idx
+	if int(s.n[slot]) == c.k {
+		c.updateWorst(s, slot, id)
+	}
+}
+
+// updateWorst recomputes the largest rank of a full slot.
+func (c *Collector) updateWorst(s *shard, slot uint32, id pseudonym.ID) {
+	base := int(slot) * c.k
+	worst, at := uint64(0), 0
+	for j, it := range s.items[base : base+c.k] {
+		if h := c.rank(id, it); h >= worst {
+			worst, at = h, j
+		}
+	}
+	s.worst[slot], s.worstAt[slot] = worst, uint16(at)
 }
 
 // rank is the keyed hash that orders a user's items for bottom-K sampling.
@@ -576,7 +594,7 @@ func (c *Collector) moveStateLocked() *windowState {
 	for i := range c.shards {
 		s := &c.shards[i]
 		state.shards[i] = shardState{slots: s.slots, items: s.items, n: s.n}
-		s.slots, s.items, s.n = nil, nil, nil
+		s.slots, s.items, s.n, s.worst, s.worstAt = nil, nil, nil, nil, nil
 		s.released = true
 	}
 	return state

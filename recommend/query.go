@@ -137,7 +137,7 @@ func (r *Result) reset() {
 
 // scratch is per-query working memory, pooled per model.
 type scratch struct {
-	slot    []int32 // per item: index into touched, or -1
+	slot    []int32 // per item: index into touched, free or blocked
 	touched []touched
 	ctx     []uint32
 	excl    []uint32
@@ -183,7 +183,7 @@ func (m *Model) putScratch(sc *scratch) {
 func newScratch(n int) *scratch {
 	s := &scratch{slot: make([]int32, n)}
 	for i := range s.slot {
-		s.slot[i] = -1
+		s.slot[i] = free
 	}
 	return s
 }
@@ -303,10 +303,10 @@ func (m *Model) prepareFilters(sc *scratch, opts *QueryOptions) {
 	}
 }
 
-// eligible applies every filter except Available (which is user code and
-// called last).
+// eligible applies the item filters; context and excluded items are already
+// blocked in sc.slot. Available (user code) is called last.
 func (m *Model) eligible(sc *scratch, opts *QueryOptions, i uint32) bool {
-	if m.pop[i] < opts.MinSupport || containsU32(sc.ctx, i) || containsU32(sc.excl, i) {
+	if m.pop[i] < opts.MinSupport {
 		return false
 	}
 	c := m.itemCat[i]
@@ -324,6 +324,14 @@ func (m *Model) eligible(sc *scratch, opts *QueryOptions, i uint32) bool {
 // first n eligible items in popularity order.
 func (m *Model) rank(sc *scratch, res *Result, n int, opts *QueryOptions) {
 	sc.touched = sc.touched[:0]
+	// Context and excluded items are never candidates: mark them, so that
+	// skipping them costs one load instead of a scan of both lists.
+	for _, i := range sc.ctx {
+		sc.slot[i] = blocked
+	}
+	for _, i := range sc.excl {
+		sc.slot[i] = blocked
+	}
 	base := 0.0
 	for _, ci := range sc.ctx {
 		base += float64(m.base[ci])
@@ -334,6 +342,9 @@ func (m *Model) rank(sc *scratch, res *Result, n int, opts *QueryOptions) {
 			}
 			j := m.nbrItem[k]
 			t := sc.slot[j]
+			if t == blocked {
+				continue
+			}
 			if t < 0 {
 				t = int32(len(sc.touched))
 				sc.slot[j] = t
@@ -379,7 +390,7 @@ func (m *Model) rank(sc *scratch, res *Result, n int, opts *QueryOptions) {
 		if found >= n {
 			break
 		}
-		if sc.slot[j] >= 0 || !m.eligible(sc, opts, j) {
+		if sc.slot[j] != free || !m.eligible(sc, opts, j) {
 			continue
 		}
 		found++
@@ -413,9 +424,21 @@ func (m *Model) rank(sc *scratch, res *Result, n int, opts *QueryOptions) {
 	}
 	res.Fallback = len(sc.touched) == 0
 	for _, tt := range sc.touched {
-		sc.slot[tt.item] = -1
+		sc.slot[tt.item] = free
+	}
+	for _, i := range sc.ctx {
+		sc.slot[i] = free
+	}
+	for _, i := range sc.excl {
+		sc.slot[i] = free
 	}
 }
+
+// Values of scratch.slot besides an index into touched.
+const (
+	free    int32 = -1
+	blocked int32 = -2 // a context or excluded item
+)
 
 func (t *touched) addContrib(c contrib) {
 	for e := range MaxExplain {
