@@ -150,3 +150,34 @@ func TestPerfSmoke(t *testing.T) {
 	}
 	assert.Positive(t, r.BytesPerUser)
 }
+
+// The synthetic generator reproduces basket sizes and concentrates on
+// popular items; the scaling curve runs end to end on tiny sizes.
+func TestSynthSmoke(t *testing.T) {
+	d := &Dataset{Name: "toy"}
+	for i := range 40 {
+		d.Items = append(d.Items, "sku"+string(rune('A'+i)))
+	}
+	for u := range 400 {
+		g := int32(u % 8 * 5)
+		d.Users = append(d.Users, []Interaction{{g, 1}, {g + 1, 2}, {g + 2, 3}, {int32(u % 40), 4}})
+	}
+	s, err := FitSynth(d, 40, 4)
+	require.NoError(t, err)
+	gen := s.Generate(2000, 1)
+	require.Len(t, gen.Users, 2000)
+	again := s.Generate(2000, 1)
+	assert.Equal(t, gen.Users, again.Users, "seeded and reproducible")
+	total := 0
+	for _, u := range gen.Users {
+		total += len(u)
+		assert.LessOrEqual(t, len(u), 20)
+	}
+	assert.InDelta(t, 3.75, float64(total)/2000, 1.0, "basket sizes like the real ones")
+	rows, err := ScalingCurve(s, []int{500, 2000}, 4, dp.Params{Delta: 1e-6, MaxItemsPerUser: 4, HeadSize: 40}, 1, 500, nil)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	assert.Positive(t, rows[1].NonPrivate)
+	var png strings.Builder
+	require.NoError(t, PlotScaling(&png, rows))
+}
