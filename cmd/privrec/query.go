@@ -32,12 +32,19 @@ func (q *queryFlags) options() recommend.QueryOptions {
 	return recommend.QueryOptions{Exclude: q.exclude, Categories: q.categories, ExcludeCategories: q.excludeCategories, MinSupport: q.minSupport}
 }
 
-func (q *queryFlags) load() (*recommend.Model, error) {
-	if q.model == "" {
+func (q *queryFlags) load() (*recommend.Model, error) { return loadModel(q.model) }
+
+// loadModel loads the snapshot named by --model, with exit codes for a
+// missing flag (usage) and a corrupt file (invalid input).
+func loadModel(path string) (*recommend.Model, error) {
+	if path == "" {
 		return nil, usageErr("--model is required")
 	}
-	m, err := recommend.LoadModel(q.model)
-	return m, classify(err)
+	m, err := recommend.LoadModel(path)
+	if err != nil {
+		return nil, classify(err)
+	}
+	return m, nil
 }
 
 func (a *app) recommendCmd() *cobra.Command {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/recommend"
 	"github.com/spf13/cobra"
 )
 
@@ -17,12 +16,9 @@ func (a *app) reportCmd() *cobra.Command {
 		Short: "Print a model's transparency report: what was collected, why, for how long, and ε/δ spent",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if model == "" {
-				return usageErr("--model is required")
-			}
-			m, err := recommend.LoadModel(model)
+			m, err := loadModel(model)
 			if err != nil {
-				return classify(err)
+				return err
 			}
 			rep := m.Report()
 			switch {

@@ -27,12 +27,9 @@ data. When the model file changes (privrec build writes it atomically), the new 
 and swapped in without dropping requests; a file that fails to load is logged and ignored.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if model == "" {
-				return usageErr("--model is required")
-			}
-			m, err := recommend.LoadModel(model)
+			m, err := loadModel(model)
 			if err != nil {
-				return classify(err)
+				return err
 			}
 			log := a.logger()
 			if !a.quiet {

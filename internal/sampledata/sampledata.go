@@ -15,7 +15,7 @@ import (
 	"github.com/privrec/privrec/recommend"
 )
 
-//go:embed testdata/catalog.csv testdata/events.csv.gz testdata/NOTICE.md
+//go:embed testdata/catalog.csv testdata/events.csv.gz
 var files embed.FS
 
 // Attribution is the dataset's required CC BY 4.0 attribution.
@@ -70,10 +70,4 @@ func Events() (*recommend.EventReader, error) {
 		return nil, err
 	}
 	return recommend.NewEventReader(bytes.NewReader(b), recommend.FormatCSV, recommend.EventReaderOptions{}), nil
-}
-
-// Notice returns the dataset's NOTICE with its attribution.
-func Notice() string {
-	b, _ := files.ReadFile("testdata/NOTICE.md")
-	return string(b)
 }
