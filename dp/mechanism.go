@@ -133,6 +133,13 @@ func (c *Counter) Cost() Cost { return c.cost }
 // Mechanism returns the noise distribution.
 func (c *Counter) Mechanism() Mechanism { return c.mech }
 
+// LibraryParams returns the ε and δ with which the counter calls the DP
+// library's noise functions (δ is 0 for Laplace). An engine that draws the
+// noise through the DP library itself (privrec/beam, through Privacy on
+// Beam) passes these and Sensitivity to get noise of exactly Sigma; they
+// are calibration inputs, not what the release spends (see Cost).
+func (c *Counter) LibraryParams() (epsilon, delta float64) { return c.eps, c.delta }
+
 // Sensitivity returns L0 and LInf.
 func (c *Counter) Sensitivity() (l0, lInf int64) { return c.l0, c.lInf }
 

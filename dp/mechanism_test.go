@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/google/differential-privacy/go/v2/noise"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -50,6 +51,22 @@ func TestPlanSpendsWhatItReports(t *testing.T) {
 				assert.InEpsilon(t, float64(k)/(2*plan.Items.Sigma()*plan.Items.Sigma()), plan.Items.Cost().Rho, 1e-12)
 			case Laplace:
 				assert.InEpsilon(t, float64(k)/plan.Items.Cost().PureEpsilon*math.Sqrt2, plan.Items.Sigma(), 1e-12)
+			}
+			// An engine that draws noise through the DP library with the
+			// counter's LibraryParams gets exactly the counter's σ.
+			for _, c := range []*Counter{plan.Items, plan.Pairs} {
+				if c == nil {
+					continue
+				}
+				eps, delta := c.LibraryParams()
+				l0, lInf := c.Sensitivity()
+				switch p.Mechanism {
+				case Gaussian:
+					assert.Equal(t, noise.SigmaForGaussian(l0, float64(lInf), eps, delta), c.Sigma())
+				case Laplace:
+					assert.Zero(t, delta)
+					assert.InEpsilon(t, math.Sqrt2*float64(l0*lInf)/eps, c.Sigma(), 1e-12)
+				}
 			}
 			if k == 1 {
 				assert.Nil(t, plan.Pairs)

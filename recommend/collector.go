@@ -1,12 +1,14 @@
 package recommend
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -334,10 +336,35 @@ func (c *Collector) updateWorst(s *shard, slot uint32, id pseudonym.ID) {
 }
 
 // rank is the keyed hash that orders a user's items for bottom-K sampling.
-func (c *Collector) rank(id pseudonym.ID, item uint32) uint64 {
-	a := binary.LittleEndian.Uint64(id[0:8]) ^ c.k0
-	b := binary.LittleEndian.Uint64(id[8:16]) ^ c.k1
+func (c *Collector) rank(id pseudonym.ID, item uint32) uint64 { return rank(c.k0, c.k1, id, item) }
+
+func rank(k0, k1 uint64, id pseudonym.ID, item uint32) uint64 {
+	a := binary.LittleEndian.Uint64(id[0:8]) ^ k0
+	b := binary.LittleEndian.Uint64(id[8:16]) ^ k1
 	return mix64(a ^ mix64(b^(uint64(item)+1)*0x9E3779B97F4A7C15))
+}
+
+// BoundItems returns the items that a Collector with this SampleKey and
+// MaxItemsPerUser k keeps for subject id when the subject's events name the
+// given catalog indexes: the k distinct ones with the smallest keyed hash.
+// It reorders items in place and returns a prefix of it, in no particular
+// order. An engine that groups a window's events per subject itself
+// (privrec/beam) calls it so that its bounded state equals a Collector's.
+func BoundItems(sampleKey [16]byte, k int, id pseudonym.ID, items []uint32) []uint32 {
+	slices.Sort(items)
+	items = slices.Compact(items)
+	if k < 1 {
+		return items[:0]
+	}
+	if len(items) <= k {
+		return items
+	}
+	k0 := binary.LittleEndian.Uint64(sampleKey[:8])
+	k1 := binary.LittleEndian.Uint64(sampleKey[8:])
+	slices.SortFunc(items, func(a, b uint32) int {
+		return cmp.Compare(rank(k0, k1, id, a), rank(k0, k1, id, b))
+	})
+	return items[:k]
 }
 
 // mix64 is the splitmix64 finalizer.

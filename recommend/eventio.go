@@ -79,9 +79,17 @@ type ParseError struct {
 
 func (e *ParseError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "line %d", e.Line)
+	sep := ""
+	if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d", e.Line)
+		sep = ", "
+	}
 	if e.Column > 0 {
-		fmt.Fprintf(&b, ", column %d", e.Column)
+		fmt.Fprintf(&b, "%scolumn %d", sep, e.Column)
+		sep = ", "
+	}
+	if sep == "" {
+		b.WriteString("bad line")
 	}
 	if e.Field != "" {
 		fmt.Fprintf(&b, " (%s)", e.Field)
@@ -312,40 +320,7 @@ func (er *EventReader) nextJSON() (RawEvent, error) {
 		if len(b) == 0 {
 			continue
 		}
-		var je jsonEvent
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&je); err != nil {
-			return RawEvent{}, &ParseError{Line: er.line, Err: sanitizeJSONError(err)}
-		}
-		if dec.More() {
-			return RawEvent{}, &ParseError{Line: er.line, Err: errors.New("more than one JSON value on the line")}
-		}
-		e := RawEvent{Kind: er.opts.DefaultKind, Time: er.opts.DefaultTime}
-		if je.User == nil || *je.User == "" {
-			return RawEvent{}, &ParseError{Line: er.line, Field: "user", Err: errors.New("missing or empty")}
-		}
-		if je.Item == nil || *je.Item == "" {
-			return RawEvent{}, &ParseError{Line: er.line, Field: "item", Err: errors.New("missing or empty")}
-		}
-		e.UserID, e.Item = *je.User, *je.Item
-		if je.Kind != nil {
-			k, err := ParseKind(*je.Kind)
-			if err != nil {
-				return RawEvent{}, &ParseError{Line: er.line, Field: "kind", Err: err}
-			}
-			e.Kind = k
-		}
-		if je.Time != nil {
-			t, err := parseTime(*je.Time)
-			if err != nil {
-				return RawEvent{}, &ParseError{Line: er.line, Field: "time", Err: err}
-			}
-			e.Time = t
-		} else if e.Time.IsZero() {
-			return RawEvent{}, &ParseError{Line: er.line, Field: "time", Err: errors.New("missing")}
-		}
-		return e, nil
+		return er.parseJSON(b)
 	}
 	if err := er.lines.Err(); err != nil {
 		er.line++
@@ -353,6 +328,112 @@ func (er *EventReader) nextJSON() (RawEvent, error) {
 		return RawEvent{}, er.err
 	}
 	return RawEvent{}, io.EOF
+}
+
+// parseJSON parses one non-blank JSON Lines record.
+func (er *EventReader) parseJSON(b []byte) (RawEvent, error) {
+	var je jsonEvent
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&je); err != nil {
+		return RawEvent{}, &ParseError{Line: er.line, Err: sanitizeJSONError(err)}
+	}
+	if dec.More() {
+		return RawEvent{}, &ParseError{Line: er.line, Err: errors.New("more than one JSON value on the line")}
+	}
+	e := RawEvent{Kind: er.opts.DefaultKind, Time: er.opts.DefaultTime}
+	if je.User == nil || *je.User == "" {
+		return RawEvent{}, &ParseError{Line: er.line, Field: "user", Err: errors.New("missing or empty")}
+	}
+	if je.Item == nil || *je.Item == "" {
+		return RawEvent{}, &ParseError{Line: er.line, Field: "item", Err: errors.New("missing or empty")}
+	}
+	e.UserID, e.Item = *je.User, *je.Item
+	if je.Kind != nil {
+		k, err := ParseKind(*je.Kind)
+		if err != nil {
+			return RawEvent{}, &ParseError{Line: er.line, Field: "kind", Err: err}
+		}
+		e.Kind = k
+	}
+	if je.Time != nil {
+		t, err := parseTime(*je.Time)
+		if err != nil {
+			return RawEvent{}, &ParseError{Line: er.line, Field: "time", Err: err}
+		}
+		e.Time = t
+	} else if e.Time.IsZero() {
+		return RawEvent{}, &ParseError{Line: er.line, Field: "time", Err: errors.New("missing")}
+	}
+	return e, nil
+}
+
+// LineParser parses events one line at a time, for engines that split their
+// input into lines themselves (privrec/beam reads files through Beam's
+// textio). It accepts what EventReader accepts, except CSV fields with a
+// line break inside quotes. A LineParser must not be used by two
+// goroutines at once.
+type LineParser struct {
+	er     *EventReader
+	header string
+}
+
+// NewLineParser returns a parser for format f. header is the input's CSV
+// header line (every file must start with the same one); it is ignored for
+// JSON Lines.
+func NewLineParser(f EventFormat, header string, opts EventReaderOptions) (*LineParser, error) {
+	if len(header) > MaxEventLine {
+		return nil, errors.New("recommend: events: header line too long")
+	}
+	er := NewEventReader(strings.NewReader(header), f, opts)
+	if er.err != nil {
+		return nil, er.err
+	}
+	if f != FormatJSONLines {
+		er.started = true
+		if err := er.header(); err != nil {
+			return nil, err
+		}
+	}
+	return &LineParser{er: er, header: strings.TrimSpace(header)}, nil
+}
+
+// Parse parses one line. skip is true, with no error, for the header line,
+// a blank line and an Online Retail line skipped on purpose (cancellation
+// or no customer). A bad line gives a *ParseError with Line 0: the parser
+// does not know where the line came from.
+func (p *LineParser) Parse(line string) (e RawEvent, skip bool, err error) {
+	er := p.er
+	er.line = 0
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return RawEvent{}, true, nil
+	}
+	if len(line) > MaxEventLine {
+		return RawEvent{}, false, &ParseError{Err: errors.New("line too long")}
+	}
+	if er.format == FormatJSONLines {
+		e, err = er.parseJSON([]byte(line))
+		return e, false, err
+	}
+	if line == p.header {
+		return RawEvent{}, true, nil
+	}
+	r := csv.NewReader(strings.NewReader(line))
+	r.FieldsPerRecord = -1
+	rec, err := r.Read()
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return RawEvent{}, false, &ParseError{Column: pe.Column, Err: pe.Err}
+		}
+		return RawEvent{}, false, &ParseError{Err: err}
+	}
+	if er.format == FormatOnlineRetail {
+		return er.onlineRetail(rec)
+	}
+	e, err = er.generic(rec)
+	return e, false, err
 }
 
 // sanitizeJSONError keeps the structural part of a JSON error; unknown field

@@ -16,6 +16,7 @@ type buildInfo struct {
 	neighbors int
 	keyPeriod time.Duration
 	kinds     uint8
+	builtWith string // Report.BuiltWith; the embedded default when empty
 }
 
 // counter adds noise to counts; *dp.Counter is the private one.
@@ -70,22 +71,15 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 	if spec.observeItems != nil {
 		spec.observeItems(itemCounts)
 	}
-	pop := make([]float64, nItems)
-	for i, c := range itemCounts {
-		pop[i] = float64(max(c, 0))
-	}
-	clear(itemCounts)
+	pop := popularity(itemCounts)
 
 	// 2. Users per item pair, as per-item evidence beyond popularity.
-	m := newModel(cat, pop)
-	m.smoothing = 1
 	var ev evidence
 	var err error
 	if spec.pairs != nil {
-		m.smoothing = math.Max(1, spec.pairs.Sigma())
 		switch spec.params.Pairs {
 		case dp.HeadPairs:
-			ev, err = headEvidence(st, pop, spec)
+			ev, err = headEvidence(st, itemCounts, pop, spec)
 		case dp.ThresholdPairs:
 			ev, err = thresholdEvidence(st, nItems, spec)
 		}
@@ -93,11 +87,35 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 			return nil, err
 		}
 	}
+	clear(itemCounts)
 
 	// 3. Post-processing: scoring coefficients and neighbour lists.
+	return assemble(cat, pop, ev, spec, info), nil
+}
+
+// popularity turns released item counts into the model's popularity:
+// negative noisy counts become zero.
+func popularity(itemCounts []int64) []float64 {
+	pop := make([]float64, len(itemCounts))
+	for i, c := range itemCounts {
+		pop[i] = float64(max(c, 0))
+	}
+	return pop
+}
+
+// assemble derives the model from released popularity and pair evidence.
+func assemble(cat *Catalog, pop []float64, ev evidence, spec releaseSpec, info buildInfo) *Model {
+	m := newModel(cat, pop)
+	m.smoothing = 1
+	if spec.pairs != nil {
+		m.smoothing = math.Max(1, spec.pairs.Sigma())
+	}
 	m.setScoring(ev, info.neighbors)
-	m.report = newReport(spec, info, nItems, ev.released, len(m.nbrItem))
-	return m, nil
+	m.report = newReport(spec, info, len(pop), ev.released, len(m.nbrItem))
+	if info.builtWith != "" {
+		m.report.BuiltWith = info.builtWith
+	}
+	return m
 }
 
 // foldItems counts, for each catalog item, the users who kept it.
@@ -132,30 +150,45 @@ type edge struct {
 // headEvidence counts pairs among the HeadSize items with the largest released
 // counts and noises every one of them, zeros included: the head is chosen from
 // DP output, so the pair domain is public and selection spends no δ.
-//
-// Post-processing (free of privacy cost) separates signal from noise. An
-// independence model c_ij ≈ λ·n_i·n_j is fitted to the noisy counts by least
-// squares; what popularity predicts is then already in the score. Of the
-// residual r_ij = ĉ_ij − λ·n_i·n_j only clear positive evidence is kept, by
-// the non-negative garrote at the universal threshold t = σ·sqrt(2·ln(h−1))
-// (Donoho & Johnstone): e_ij = r_ij − t²/r_ij when r_ij > t, else 0. Pure
-// noise clears t in a row of h−1 pairs with probability about
-// 1/sqrt(π·ln h), and then only barely, so where pair counts carry no
-// signal the recommendations are the popular items; strong pairs lose little.
-func headEvidence(st *windowState, pop []float64, spec releaseSpec) (evidence, error) {
-	h := min(spec.params.HeadSize, len(pop))
-	order := make([]uint32, len(pop))
+func headEvidence(st *windowState, itemCounts []int64, pop []float64, spec releaseSpec) (evidence, error) {
+	head := HeadItems(itemCounts, spec.params.HeadSize)
+	tri := foldHeadPairs(st, head, len(pop), spec.params.MaxItemsPerUser)
+	if err := spec.pairs.NoisyAll(tri); err != nil {
+		return evidence{}, err
+	}
+	if spec.observePairs != nil {
+		spec.observePairs(head, tri)
+	}
+	ev := headEvidenceFrom(pop, head, tri, spec.pairs.Sigma())
+	clear(tri)
+	return ev, nil
+}
+
+// HeadItems returns the catalog indexes of the size items with the largest
+// released counts (negative counts as zero; ties by catalog index), most
+// popular first: the items whose pairs a HeadPairs release counts. It is
+// post-processing of DP output, exported so that an engine that computes
+// the counts elsewhere (privrec/beam) picks exactly the same head.
+func HeadItems(itemCounts []int64, size int) []uint32 {
+	h := max(0, min(size, len(itemCounts)))
+	order := make([]uint32, len(itemCounts))
 	for i := range order {
 		order[i] = uint32(i)
 	}
 	slices.SortFunc(order, func(a, b uint32) int {
-		if c := cmp.Compare(pop[b], pop[a]); c != 0 {
+		if c := cmp.Compare(max(itemCounts[b], 0), max(itemCounts[a], 0)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a, b)
 	})
-	head := order[:h]
-	pos := make([]int32, len(pop))
+	return order[:h:h]
+}
+
+// foldHeadPairs counts, for each pair of head items, the users who kept
+// both, in the packed upper triangle of head positions (see triIndex).
+func foldHeadPairs(st *windowState, head []uint32, nItems, k int) []int64 {
+	h := len(head)
+	pos := make([]int32, nItems)
 	for i := range pos {
 		pos[i] = -1
 	}
@@ -163,7 +196,7 @@ func headEvidence(st *windowState, pop []float64, spec releaseSpec) (evidence, e
 		pos[it] = int32(p)
 	}
 	tri := make([]int64, h*(h-1)/2)
-	buf := make([]int32, 0, spec.params.MaxItemsPerUser)
+	buf := make([]int32, 0, k)
 	st.forEachUser(func(items []uint32) {
 		buf = buf[:0]
 		for _, it := range items {
@@ -178,12 +211,24 @@ func headEvidence(st *windowState, pop []float64, spec releaseSpec) (evidence, e
 			}
 		}
 	})
-	if err := spec.pairs.NoisyAll(tri); err != nil {
-		return evidence{}, err
-	}
-	if spec.observePairs != nil {
-		spec.observePairs(head, tri)
-	}
+	return tri
+}
+
+// headEvidenceFrom separates signal from noise in the released head pair
+// counts tri (noise standard deviation sigma). It is post-processing, free
+// of privacy cost.
+//
+// An independence model c_ij ≈ λ·n_i·n_j is fitted to the noisy counts by
+// least squares; what popularity predicts is then already in the score. Of
+// the residual r_ij = ĉ_ij − λ·n_i·n_j only clear positive evidence is kept,
+// by the non-negative garrote at the universal threshold
+// t = σ·sqrt(2·ln(h−1)) (Donoho & Johnstone): e_ij = r_ij − t²/r_ij when
+// r_ij > t, else 0. Pure noise clears t in a row of h−1 pairs with
+// probability about 1/sqrt(π·ln h), and then only barely, so where pair
+// counts carry no signal the recommendations are the popular items; strong
+// pairs lose little.
+func headEvidenceFrom(pop []float64, head []uint32, tri []int64, sigma float64) evidence {
+	h := len(head)
 	ev := evidence{rows: make([][]edge, len(pop)), released: len(tri)}
 	noisy := func(x, y int) float64 {
 		if x > y {
@@ -204,7 +249,7 @@ func headEvidence(st *windowState, pop []float64, spec releaseSpec) (evidence, e
 	}
 	t := 0.0
 	if h > 2 {
-		t = spec.pairs.Sigma() * math.Sqrt(2*math.Log(float64(h-1)))
+		t = sigma * math.Sqrt(2*math.Log(float64(h-1)))
 	}
 	for x := 0; x < h; x++ {
 		ni := pop[head[x]]
@@ -221,8 +266,7 @@ func headEvidence(st *windowState, pop []float64, spec releaseSpec) (evidence, e
 		}
 		ev.rows[head[x]] = row
 	}
-	clear(tri)
-	return ev, nil
+	return ev
 }
 
 // triIndex maps x < y < h to a position in the packed upper triangle.
