@@ -59,6 +59,9 @@ type AssembleOptions struct {
 	// BuiltWith names the engine for the report, e.g. "privrec/beam
 	// (prism runner)".
 	BuiltWith string
+	// Ledger, when set, is the ledger's state right after the debit, for
+	// the report.
+	Ledger *dp.Summary
 }
 
 // AssembleModel builds a model from counts released by another engine. It
@@ -140,5 +143,9 @@ func AssembleModel(cat *Catalog, counts ReleasedCounts, opts AssembleOptions) (*
 		}
 		ev = headEvidenceFrom(pop, head, tri, spec.pairs.Sigma())
 	}
-	return assemble(cat, pop, ev, spec, info), nil
+	m := assemble(cat, pop, ev, spec, info)
+	if opts.Ledger != nil {
+		m.report.Ledger = ledgerReport(*opts.Ledger)
+	}
+	return m, nil
 }

@@ -341,3 +341,15 @@ func FuzzLineParser(f *testing.F) {
 		require.Equal(t, describe(se, serr), describe(e, perr))
 	})
 }
+
+func TestSniffFormat(t *testing.T) {
+	for line, want := range map[string]EventFormat{
+		`  {"user":"u"}`:                       FormatJSONLines,
+		"InvoiceNo,StockCode,Description":      FormatOnlineRetail,
+		"\ufeffinvoiceno,stockcode,customerid": FormatOnlineRetail,
+		"user,item,time":                       FormatCSV,
+		"":                                     FormatCSV,
+	} {
+		assert.Equal(t, want, SniffFormat(line), line)
+	}
+}

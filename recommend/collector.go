@@ -502,18 +502,9 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 	if plan.Params.MaxItemsPerUser != c.k {
 		return nil, fmt.Errorf("recommend: Params.MaxItemsPerUser = %d, but the collector kept K = %d items per user", plan.Params.MaxItemsPerUser, c.k)
 	}
-	var rid [8]byte
-	if _, err := rand.Read(rid[:]); err != nil {
-		return nil, fmt.Errorf("recommend: release ID: %w", err)
-	}
-	charge := dp.Charge{
-		Release: fmt.Sprintf("%x", rid),
-		Cost:    plan.Cost,
-		Epsilon: plan.Epsilon,
-		Delta:   plan.Params.Delta,
-		Note: fmt.Sprintf("window %s..%s, %v noise, %v pairs, K=%d",
-			c.opts.Window.Start.UTC().Format(time.RFC3339), c.opts.Window.End.UTC().Format(time.RFC3339),
-			plan.Params.Mechanism, plan.Params.Pairs, c.k),
+	charge, err := NewCharge(plan, c.opts.Window)
+	if err != nil {
+		return nil, err
 	}
 
 	for i := range c.shards {
@@ -558,6 +549,29 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 	c.opts.Logger.Info("privrec release: model built", "release", charged.Release,
 		"items", len(m.items), "pairs", m.report.Released.Pairs)
 	return m, nil
+}
+
+// NewCharge returns the ledger charge for releasing window w under plan,
+// with a fresh random release ID. Collector.Release debits it; an engine
+// that releases through AssembleModel debits it before computing any noisy
+// count.
+func NewCharge(plan *dp.Plan, w Window) (dp.Charge, error) {
+	if plan == nil {
+		return dp.Charge{}, errors.New("recommend: charge needs a plan")
+	}
+	var rid [8]byte
+	if _, err := rand.Read(rid[:]); err != nil {
+		return dp.Charge{}, fmt.Errorf("recommend: release ID: %w", err)
+	}
+	return dp.Charge{
+		Release: fmt.Sprintf("%x", rid),
+		Cost:    plan.Cost,
+		Epsilon: plan.Epsilon,
+		Delta:   plan.Params.Delta,
+		Note: fmt.Sprintf("window %s..%s, %v noise, %v pairs, K=%d",
+			w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339),
+			plan.Params.Mechanism, plan.Params.Pairs, plan.Params.MaxItemsPerUser),
+	}, nil
 }
 
 // ReleaseNonPrivate builds a model from the window's exact counts, with no

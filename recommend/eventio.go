@@ -57,6 +57,19 @@ func ParseEventFormat(s string) (EventFormat, error) {
 	return 0, fmt.Errorf("recommend: unknown event format %q (want csv, jsonl or online-retail)", s)
 }
 
+// SniffFormat guesses an input's format from its first line: JSON Lines if
+// it starts with "{", Online Retail if it names the InvoiceNo column, CSV
+// otherwise.
+func SniffFormat(firstLine string) EventFormat {
+	switch {
+	case strings.HasPrefix(strings.TrimSpace(firstLine), "{"):
+		return FormatJSONLines
+	case strings.Contains(strings.ToLower(firstLine), "invoiceno"):
+		return FormatOnlineRetail
+	}
+	return FormatCSV
+}
+
 // MaxEventLine bounds one input line.
 const MaxEventLine = 64 << 10
 

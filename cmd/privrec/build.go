@@ -302,13 +302,7 @@ func detectFormat(path, flag string) (recommend.EventFormat, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
-	switch {
-	case strings.HasPrefix(strings.TrimSpace(line), "{"):
-		return recommend.FormatJSONLines, nil
-	case strings.Contains(strings.ToLower(line), "invoiceno"):
-		return recommend.FormatOnlineRetail, nil
-	}
-	return recommend.FormatCSV, nil
+	return recommend.SniffFormat(line), nil
 }
 
 // openMaybeGzip opens path, decompressing .gz files; counted, when not nil,

@@ -1,0 +1,242 @@
+// Command privrec-beam builds a privrec model on Apache Beam: the same
+// release as `privrec build`, run by Privacy on Beam on any Beam runner.
+//
+// Locally, with Beam's in-process prism runner (no servers):
+//
+//	go run ./cmd/privrec-beam --events 'events/*.csv' --catalog catalog.csv \
+//	    --key-file privrec.key --ledger budget.ledger --budget-epsilon 10 --budget-delta 1e-5 \
+//	    --window-start 2011-01-01 --window-end 2011-02-01 --epsilon 1 --out model.prm
+//
+// On a cluster, add Beam's own flags: --runner=flink or --runner=spark with
+// --endpoint=HOST:8099 (the runner's Beam job service) and
+// --environment_type=DOCKER, or --runner=dataflow with --project, --region
+// and --temp_location. See the README's "Scale out on Beam" section.
+//
+// Exit codes: 0 success, 1 failure, 2 bad usage, 3 budget refused, 4 no
+// event accepted.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs" // gs:// paths
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/flink"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/spark"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
+
+	"github.com/privrec/privrec/beam/pipeline"
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/recommend"
+)
+
+const (
+	exitFailure = 1
+	exitUsage   = 2
+	exitBudget  = 3
+	exitNoData  = 4
+)
+
+func main() {
+	flag.Usage = usage
+	flag.Parse()
+	beam.Init() // a worker started by a cluster runner never returns from here
+	os.Exit(run(context.Background(), cli, os.Stdout, os.Stderr))
+}
+
+func usage() {
+	fmt.Fprintf(flag.CommandLine.Output(), `privrec-beam builds a differentially private privrec model on Apache Beam.
+
+Usage: privrec-beam --events GLOB --catalog FILE --key-file F --ledger F --epsilon E
+                    --window-start T --window-end T --out model.prm [flags]
+
+Flags (privrec's; Beam's own flags such as --runner, --endpoint, --environment_type,
+--project, --region and --temp_location are listed with them):
+`)
+	flag.PrintDefaults()
+}
+
+type cliFlags struct {
+	events, format, catalog, keyFile, keyEnv string
+	keyPeriod                                time.Duration
+	keyEpoch, windowStart, windowEnd         string
+	ledger                                   string
+	budget                                   dp.Budget
+	params                                   dp.Params
+	mechanism                                string
+	neighbors                                int
+	out, tempDir                             string
+	nonPrivate, jsonOut                      bool
+}
+
+// flags registers privrec's flags on fs (Beam's are already on the
+// command line's flag set).
+func flags(fs *flag.FlagSet) *cliFlags {
+	f := &cliFlags{}
+	fs.StringVar(&f.events, "events", "", "events file or pattern, on any Beam filesystem (required)")
+	fs.StringVar(&f.format, "format", "auto", "csv, jsonl, online-retail, or auto (jsonl by extension, else by header)")
+	fs.StringVar(&f.catalog, "catalog", "", "catalog CSV (id[,category][,name]) that every worker can read (required)")
+	fs.StringVar(&f.keyFile, "key-file", "", "master secret from 'privrec keygen', mode 0600, at this path on every worker")
+	fs.StringVar(&f.keyEnv, "key-env", "", "environment variable holding the master secret on every worker (instead of --key-file)")
+	fs.DurationVar(&f.keyPeriod, "key-period", 0, "key period length (default: one period covering the window)")
+	fs.StringVar(&f.keyEpoch, "key-epoch", "", "start of key period 0 (default: the Unix epoch with --key-period)")
+	fs.StringVar(&f.windowStart, "window-start", "", "window start, RFC 3339 or YYYY-MM-DD (required)")
+	fs.StringVar(&f.windowEnd, "window-end", "", "window end, exclusive (required)")
+	fs.StringVar(&f.ledger, "ledger", "", "budget ledger, created if missing (required unless --non-private)")
+	fs.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε when creating the ledger")
+	fs.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap when creating the ledger")
+	fs.DurationVar(&f.budget.Horizon, "budget-horizon", 0, "rolling horizon of the cap (0: forever)")
+	fs.Float64Var(&f.params.Epsilon, "epsilon", 0, "ε of this release (required unless --non-private)")
+	fs.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
+	fs.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
+	fs.IntVar(&f.params.MaxItemsPerUser, "k", dp.DefaultMaxItemsPerUser, "max items per user per window")
+	fs.Float64Var(&f.params.ItemShare, "item-share", dp.DefaultItemShare, "share of the budget for item counts")
+	fs.IntVar(&f.params.HeadSize, "head-size", dp.DefaultHeadSize, "head items whose pairs are released")
+	fs.IntVar(&f.neighbors, "neighbors", recommend.DefaultNeighbors, "neighbours kept per item")
+	fs.StringVar(&f.out, "out", "", "model snapshot to write, a local path (required)")
+	fs.StringVar(&f.tempDir, "temp-dir", "", "directory on a Beam filesystem for the released counts (default: next to --out)")
+	fs.BoolVar(&f.nonPrivate, "non-private", false, "no noise, no ledger: an ε = ∞ reference model for tests and benchmarks, never for serving")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
+	return f
+}
+
+var cli = flags(flag.CommandLine)
+
+type usageError struct{ error }
+
+// run executes one release and returns the exit code.
+func run(ctx context.Context, f *cliFlags, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	res, err := release(ctx, f, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "privrec-beam: %v\n", err)
+		var ue usageError
+		switch {
+		case errors.As(err, &ue):
+			return exitUsage
+		case errors.Is(err, dp.ErrBudgetExceeded):
+			return exitBudget
+		case errors.Is(err, pipeline.ErrNoEvents):
+			return exitNoData
+		}
+		return exitFailure
+	}
+	if err := recommend.SaveModel(res.Model, f.out); err != nil {
+		fmt.Fprintf(stderr, "privrec-beam: %v\n", err)
+		return exitFailure
+	}
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Model  string           `json:"model"`
+			Lines  pipeline.Stats   `json:"lines"`
+			Report recommend.Report `json:"report"`
+		}{f.out, res.Stats, res.Model.Report()}); err != nil {
+			return exitFailure
+		}
+		return 0
+	}
+	fmt.Fprintf(stdout, "%d events accepted, %d bad lines, %d skipped.\n", res.Stats.Accepted, res.Stats.Bad, res.Stats.Skipped)
+	for _, b := range res.Stats.FirstBad {
+		fmt.Fprintf(stdout, "  %s\n", b)
+	}
+	fmt.Fprintf(stdout, "Wrote %s.\n\n%s", f.out, res.Model.Report().Markdown())
+	return 0
+}
+
+func release(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.Result, error) {
+	for name, v := range map[string]string{"--events": f.events, "--catalog": f.catalog, "--out": f.out, "--window-start": f.windowStart, "--window-end": f.windowEnd} {
+		if v == "" {
+			return nil, usageError{fmt.Errorf("%s is required (see --help)", name)}
+		}
+	}
+	if (f.keyFile == "") == (f.keyEnv == "") {
+		return nil, usageError{errors.New("give exactly one of --key-file and --key-env")}
+	}
+	opts := pipeline.Options{
+		Events: f.events, Catalog: f.catalog, KeyFile: f.keyFile, KeyEnv: f.keyEnv, KeyPeriod: f.keyPeriod,
+		Params: f.params, Neighbors: f.neighbors, NonPrivate: f.nonPrivate, Logger: log,
+		Runner: *runners.Runner, TempDir: f.tempDir,
+	}
+	if opts.Runner == "" {
+		opts.Runner = "prism"
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = filepath.Join(filepath.Dir(f.out), ".privrec-beam")
+	}
+	var err error
+	if opts.Params.Mechanism, err = dp.ParseMechanism(f.mechanism); err != nil {
+		return nil, usageError{err}
+	}
+	if opts.Format, err = detectFormat(f.events, f.format); err != nil {
+		return nil, usageError{err}
+	}
+	if opts.Window.Start, err = parseTime(f.windowStart); err != nil {
+		return nil, usageError{fmt.Errorf("--window-start: %w", err)}
+	}
+	if opts.Window.End, err = parseTime(f.windowEnd); err != nil {
+		return nil, usageError{fmt.Errorf("--window-end: %w", err)}
+	}
+	if f.keyEpoch != "" {
+		if opts.KeyEpoch, err = parseTime(f.keyEpoch); err != nil {
+			return nil, usageError{fmt.Errorf("--key-epoch: %w", err)}
+		}
+	}
+	if f.nonPrivate {
+		return pipeline.Release(ctx, nil, opts)
+	}
+	if f.ledger == "" || f.params.Epsilon == 0 {
+		return nil, usageError{errors.New("--ledger and --epsilon are required (or --non-private for a reference model)")}
+	}
+	if err := f.params.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Logger: log})
+	if err != nil {
+		if f.budget == (dp.Budget{}) && strings.Contains(err.Error(), "needs a Budget") {
+			return nil, usageError{fmt.Errorf("ledger %s does not exist yet: give its cap with --budget-epsilon and --budget-delta", f.ledger)}
+		}
+		return nil, err
+	}
+	defer ledger.Close()
+	return pipeline.Release(ctx, ledger, opts)
+}
+
+// detectFormat picks the format from the flag or the pattern's extension;
+// CSV files are told apart by their header.
+func detectFormat(events, format string) (recommend.EventFormat, error) {
+	if format != "auto" {
+		return recommend.ParseEventFormat(format)
+	}
+	base := strings.TrimSuffix(strings.ToLower(events), ".gz")
+	if strings.HasSuffix(base, ".jsonl") || strings.HasSuffix(base, ".ndjson") {
+		return recommend.FormatJSONLines, nil
+	}
+	line, err := pipeline.FirstLine(context.Background(), events)
+	if err != nil {
+		return 0, err
+	}
+	return recommend.SniffFormat(line), nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not RFC 3339 or YYYY-MM-DD", s)
+}

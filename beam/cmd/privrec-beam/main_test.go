@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/hex"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/internal/sampledata"
+	"github.com/privrec/privrec/recommend"
+)
+
+func TestMain(m *testing.M) {
+	beam.Init()
+	os.Exit(m.Run())
+}
+
+// parse returns the flags of one invocation.
+func parse(t *testing.T, args ...string) *cliFlags {
+	t.Helper()
+	fs := flag.NewFlagSet("privrec-beam", flag.ContinueOnError)
+	f := flags(fs)
+	require.NoError(t, fs.Parse(args))
+	return f
+}
+
+// TestBuildOnPrismServesInTheCore runs the command on the embedded Online
+// Retail sample (gzipped) with the prism runner: the snapshot
+// loads and serves in the core library; a release that would overspend the
+// ledger exits 3; bad usage exits 2.
+func TestBuildOnPrismServesInTheCore(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "catalog.csv"), sampledata.CatalogCSV(), 0o644))
+	events, err := sampledata.EventsCSV()
+	require.NoError(t, err)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err = zw.Write(events)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "events.csv.gz"), gz.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key"), []byte(hex.EncodeToString(bytes.Repeat([]byte{3}, 32))), 0o600))
+	model := filepath.Join(dir, "model.prm")
+	args := []string{
+		"--events", filepath.Join(dir, "events.csv.gz"), "--catalog", filepath.Join(dir, "catalog.csv"),
+		"--key-file", filepath.Join(dir, "key"), "--ledger", filepath.Join(dir, "ledger"),
+		"--budget-epsilon", "5", "--budget-delta", "1e-6",
+		"--window-start", "2010-12-01", "--window-end", "2011-12-10",
+		"--epsilon", "4", "--head-size", "60", "--out", model,
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), parse(t, args...), &stdout, &stderr)
+	require.Equal(t, 0, code, stderr.String())
+	assert.Contains(t, stdout.String(), "207065 events accepted, 0 bad lines")
+	assert.Contains(t, stdout.String(), "privrec/beam on Apache Beam (prism runner)")
+
+	m, err := recommend.LoadModel(model)
+	require.NoError(t, err)
+	r := m.Report()
+	assert.True(t, r.Privacy.DifferentiallyPrivate)
+	assert.InDelta(t, 4, r.Privacy.Epsilon, 0.05)
+	res, err := m.Similar(m.Item(0).ID, 5, recommend.QueryOptions{})
+	require.NoError(t, err)
+	assert.NotEmpty(t, res.Items)
+
+	stdout.Reset()
+	stderr.Reset()
+	code = run(context.Background(), parse(t, args...), &stdout, &stderr)
+	assert.Equal(t, exitBudget, code, "a second ε = 4 release overspends a cap of 5")
+	assert.Contains(t, stderr.String(), "budget")
+
+	for _, bad := range [][]string{
+		{"--events", "x"},
+		append(append([]string{}, args...), "--mechanism", "uniform"),
+		append(append([]string{}, args...), "--key-env", "PRIVREC_KEY"),
+		append(append([]string{}, args...), "--window-start", "yesterday"),
+	} {
+		code := run(context.Background(), parse(t, bad...), io.Discard, io.Discard)
+		assert.Equal(t, exitUsage, code, "%v", bad)
+	}
+}

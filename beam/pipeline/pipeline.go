@@ -1,0 +1,474 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism" // the default, in-process runner
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
+	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
+
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/recommend"
+)
+
+// Options configure one release on Beam. They mirror `privrec build`.
+type Options struct {
+	// Events is a file pattern on any Beam filesystem (local, gs://, s3://):
+	// CSV, JSON Lines or Online Retail, .gz decompressed by extension.
+	// Every CSV file must start with the same header line.
+	Events string
+	// Format of the events.
+	Format recommend.EventFormat
+	// Catalog is the catalog CSV (id[,category][,name]) on any Beam
+	// filesystem. Every worker reads it.
+	Catalog string
+	// KeyFile is the master secret's path on every worker (mode 0600), or
+	// KeyEnv the environment variable that holds it there. Exactly one must
+	// be set. Only the path or the variable's name enters the pipeline
+	// graph; the secret never does.
+	KeyFile, KeyEnv string
+	// KeyPeriod and KeyEpoch configure the keyring as in pseudonym.Options.
+	// A zero KeyPeriod means one period that starts at Window.Start and
+	// covers the window, as `privrec build` does.
+	KeyPeriod time.Duration
+	KeyEpoch  time.Time
+	// Window is the release window; events outside it are bad lines.
+	Window recommend.Window
+	// Kinds are the event kinds counted; all when empty.
+	Kinds []recommend.Kind
+	// Params are the release's privacy parameters. Only HeadPairs is
+	// supported (the default): see the package documentation.
+	Params dp.Params
+	// Neighbors per item in the model; recommend.DefaultNeighbors when 0.
+	Neighbors int
+	// SampleKey keys the choice of the K items kept per user, as
+	// recommend.CollectorOptions.SampleKey; random when zero.
+	SampleKey [16]byte
+	// TempDir receives the pipeline's output (released counts and line
+	// statistics only; no identifiers) on a Beam filesystem that both the
+	// workers and this process can reach.
+	TempDir string
+	// Runner is the Beam runner ("prism", "flink", "spark", "dataflow",
+	// "universal"); "prism" when empty. It is named in the report.
+	Runner string
+	// NonPrivate adds no noise and debits no ledger: the model is the ε = ∞
+	// reference of recommend.Collector.ReleaseNonPrivate, for equivalence
+	// tests and benchmarks only, and its report says so.
+	NonPrivate bool
+	// Logger receives progress; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Stats count the input lines of a release.
+type Stats struct {
+	Accepted int64    // events accepted
+	Skipped  int64    // Online Retail lines skipped on purpose
+	Bad      int64    // lines refused
+	FirstBad []string // a few of the refusals (sorted, distinct)
+}
+
+// Result is what Release returns.
+type Result struct {
+	Model *recommend.Model
+	Stats Stats
+	// Charge is the ledger charge debited; zero for a NonPrivate release.
+	Charge dp.Charge
+	// Counts are the released (noisy) aggregates the model was assembled
+	// from: DP output, kept for audit and tests.
+	Counts recommend.ReleasedCounts
+}
+
+// ErrNoEvents reports a release in which no event was accepted.
+var ErrNoEvents = errors.New("privrec/beam: no event was accepted")
+
+// validated holds what validate derived from Options.
+type validated struct {
+	opts     Options
+	plan     *dp.Plan  // nil for NonPrivate
+	params   dp.Params // with defaults
+	cat      *recommend.Catalog
+	cfg      workerConfig
+	nFiles   int
+	charge   dp.Charge
+	ledgered bool
+}
+
+func validate(ctx context.Context, opts Options) (*validated, error) {
+	v := &validated{opts: opts}
+	if opts.Events == "" || opts.Catalog == "" || opts.TempDir == "" {
+		return nil, errors.New("privrec/beam: Events, Catalog and TempDir are required")
+	}
+	if (opts.KeyFile == "") == (opts.KeyEnv == "") {
+		return nil, errors.New("privrec/beam: set exactly one of KeyFile and KeyEnv")
+	}
+	if err := opts.Window.Validate(); err != nil {
+		return nil, fmt.Errorf("privrec/beam: %w", err)
+	}
+	if opts.Runner == "" {
+		v.opts.Runner = "prism"
+	}
+	if opts.Logger == nil {
+		v.opts.Logger = slog.Default()
+	}
+	if opts.SampleKey == ([16]byte{}) {
+		if _, err := rand.Read(v.opts.SampleKey[:]); err != nil {
+			return nil, fmt.Errorf("privrec/beam: sample key: %w", err)
+		}
+	}
+	if opts.NonPrivate {
+		p := opts.Params.WithDefaults()
+		check := p
+		check.Epsilon, check.Delta, check.Mechanism = 1, 1e-6, dp.Gaussian
+		if err := check.Validate(); err != nil {
+			return nil, err
+		}
+		v.params = p
+	} else {
+		plan, err := dp.NewPlan(opts.Params)
+		if err != nil {
+			return nil, err
+		}
+		v.plan, v.params = plan, plan.Params
+	}
+	if v.params.Pairs != dp.HeadPairs {
+		return nil, fmt.Errorf("privrec/beam: %v pair selection is not supported on Beam; use head pairs (the default)", v.params.Pairs)
+	}
+	if opts.Neighbors == 0 {
+		v.opts.Neighbors = recommend.DefaultNeighbors
+	}
+	cfg := workerConfig{
+		Format: int(opts.Format), Catalog: opts.Catalog, KeyFile: opts.KeyFile, KeyEnv: opts.KeyEnv,
+		KeyPeriod: opts.KeyPeriod, KeyEpoch: opts.KeyEpoch,
+		WindowStart: opts.Window.Start, WindowEnd: opts.Window.End,
+	}
+	if cfg.KeyPeriod == 0 {
+		cfg.KeyEpoch = opts.Window.Start
+		cfg.KeyPeriod = opts.Window.End.Sub(opts.Window.Start).Truncate(24*time.Hour) + 24*time.Hour
+	}
+	for _, k := range opts.Kinds {
+		cfg.Kinds = append(cfg.Kinds, int(k))
+	}
+	header, n, err := firstLine(ctx, opts.Events)
+	if err != nil {
+		return nil, fmt.Errorf("privrec/beam: events: %w", err)
+	}
+	v.nFiles = n
+	if opts.Format != recommend.FormatJSONLines {
+		cfg.Header = header
+	}
+	v.cfg = cfg
+	// Open everything a worker opens, here, so that a bad catalog, key or
+	// window fails before the ledger is debited.
+	if _, _, err := cfg.gate(ctx); err != nil {
+		return nil, fmt.Errorf("privrec/beam: %w", err)
+	}
+	if v.cat, err = loadCatalog(ctx, opts.Catalog); err != nil {
+		return nil, fmt.Errorf("privrec/beam: %w", err)
+	}
+	return v, nil
+}
+
+// Release runs one window's release on Beam: it validates opts, debits
+// ledger (unless NonPrivate) before any noisy count exists, runs the
+// pipeline on opts.Runner, and assembles the model from the released
+// counts with the core library's post-processing. Like
+// recommend.Collector.Release, a failure after the debit loses budget and
+// never overspends.
+func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, error) {
+	v, err := validate(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	log := v.opts.Logger
+	res := &Result{}
+	var summary *dp.Summary
+	if v.plan != nil {
+		if ledger == nil {
+			return nil, errors.New("privrec/beam: Release needs a ledger")
+		}
+		charge, err := recommend.NewCharge(v.plan, opts.Window)
+		if err != nil {
+			return nil, err
+		}
+		charge.Note += ", on Beam (" + v.opts.Runner + ")"
+		if res.Charge, err = ledger.Debit(ctx, charge); err != nil {
+			return nil, fmt.Errorf("privrec/beam: release refused: %w", err)
+		}
+		log.Info("privrec beam release: budget debited", "release", res.Charge.Release, "epsilon", res.Charge.Epsilon, "delta", res.Charge.Delta)
+		if s, err := ledger.Summary(res.Charge.At); err == nil {
+			summary = &s
+		}
+	}
+	out := strings.TrimRight(opts.TempDir, "/") + "/" + releaseDir(res.Charge)
+	p, err := construct(v, out)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("privrec beam release: running pipeline", "runner", v.opts.Runner, "files", v.nFiles)
+	start := time.Now()
+	if _, err := beam.Run(ctx, v.opts.Runner, p); err != nil {
+		return nil, fmt.Errorf("privrec/beam: pipeline on %s: %w", v.opts.Runner, err)
+	}
+	log.Info("privrec beam release: pipeline done", "seconds", time.Since(start).Seconds())
+
+	counts, stats, err := readOutput(ctx, out, v.cat.Len(), v.params.MaxItemsPerUser > 1)
+	if err != nil {
+		return nil, fmt.Errorf("privrec/beam: read released counts: %w", err)
+	}
+	res.Stats, res.Counts = stats, counts
+	if stats.Accepted == 0 {
+		return res, fmt.Errorf("%w (%d bad lines)", ErrNoEvents, stats.Bad)
+	}
+	at := res.Charge.At
+	releaseID := res.Charge.Release
+	if v.plan == nil {
+		at, releaseID = time.Now(), "non-private"
+	}
+	res.Model, err = recommend.AssembleModel(v.cat, counts, recommend.AssembleOptions{
+		Plan: v.plan, Params: v.params,
+		ReleaseID: releaseID, CreatedAt: at, Window: opts.Window,
+		KeyPeriod: v.cfg.KeyPeriod, Kinds: opts.Kinds, Neighbors: v.opts.Neighbors,
+		BuiltWith: "privrec/beam on Apache Beam (" + v.opts.Runner + " runner), Privacy on Beam v3",
+		Ledger:    summary,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("privrec/beam: %w", err)
+	}
+	return res, nil
+}
+
+// FirstLine returns the first line of the first file (in name order) that
+// matches the pattern events, on any Beam filesystem.
+func FirstLine(ctx context.Context, events string) (string, error) {
+	line, _, err := firstLine(ctx, events)
+	return line, err
+}
+
+func releaseDir(c dp.Charge) string {
+	if c.Release == "" {
+		return "privrec-nonprivate-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return "privrec-release-" + c.Release
+}
+
+// construct builds the pipeline graph; out is the directory it writes to.
+func construct(v *validated, out string) (*beam.Pipeline, error) {
+	p, s := beam.NewPipelineWithRoot()
+	k := v.params.MaxItemsPerUser
+
+	// 1. Read, parse, check and pseudonymize at the door.
+	lines := readEvents(s.Scope("read"), v.opts.Events)
+	admitted, lineStats := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg}, lines)
+
+	// 2. Bound each pseudonym to K items, exactly as recommend.Collector.
+	kept := beam.ParDo(s.Scope("bound"), &boundFn{SampleKey: v.opts.SampleKey[:], K: k},
+		beam.GroupByKey(s.Scope("group"), admitted))
+
+	// 3. Users per item over the public catalog, with Privacy on Beam.
+	spec, err := privacySpec(v)
+	if err != nil {
+		return nil, err
+	}
+	catalog := make([]int64, v.cat.Len())
+	for i := range catalog {
+		catalog[i] = int64(i)
+	}
+	is := s.Scope("items")
+	items := pbeam.MakePrivate(is, beam.ParDo(is, explodeItems, kept), spec)
+	itemCounts := pbeam.Count(is, items, countParams(v, catalogCounter(v), catalog))
+	vector := beam.Combine(is, &vectorFn{N: v.cat.Len()}, beam.ParDo(is, toItemCount, itemCounts))
+	textio.Write(is, out+"/items.txt", beam.ParDo(is, formatCount, itemCounts))
+
+	// 4. Users per pair of head items; the head comes from the released
+	//    item counts, so its pairs are public partitions.
+	if k > 1 {
+		ps := s.Scope("pairs")
+		headPairs := beam.ParDo(ps, &headPartitionsFn{HeadSize: v.params.HeadSize}, vector)
+		pairs := pbeam.MakePrivate(ps, beam.ParDo(ps, &headPairsFn{HeadSize: v.params.HeadSize}, kept, beam.SideInput{Input: vector}), spec)
+		pairCounts := pbeam.Count(ps, pairs, countParams(v, pairCounter(v), headPairs))
+		textio.Write(ps, out+"/pairs.txt", beam.ParDo(ps, formatCount, pairCounts))
+	}
+
+	// 5. Line statistics and a few bad lines, for the caller.
+	ss := s.Scope("stats")
+	keys := beam.ParDo(ss, statKey, lineStats)
+	textio.Write(ss, out+"/stats.txt", beam.ParDo(ss, formatStat, stats.Count(ss, keys)))
+	bad := beam.ParDo(ss, badMessage, lineStats)
+	textio.Write(ss, out+"/bad.txt", beam.ParDo(ss, joinLines, beam.Combine(ss, &sampleFn{Max: 5}, bad)))
+	return p, nil
+}
+
+// counterSpec says how one count is noised: the counter's sensitivities and
+// the ε, δ the DP library is called with.
+type counterSpec struct {
+	l0         int64
+	eps, delta float64
+}
+
+func catalogCounter(v *validated) counterSpec {
+	var c *dp.Counter
+	if v.plan != nil {
+		c = v.plan.Items
+	}
+	return counterOf(c, int64(v.params.MaxItemsPerUser))
+}
+
+func pairCounter(v *validated) counterSpec {
+	var c *dp.Counter
+	if v.plan != nil {
+		c = v.plan.Pairs
+	}
+	return counterOf(c, dp.PairsPerUser(v.params.MaxItemsPerUser))
+}
+
+func counterOf(c *dp.Counter, l0 int64) counterSpec {
+	if l0 == 0 {
+		return counterSpec{}
+	}
+	if c == nil {
+		// Non-private: Privacy on Beam's test mode adds no noise; any valid
+		// budget will do.
+		return counterSpec{l0: l0, eps: 1, delta: 1e-6}
+	}
+	cl0, _ := c.Sensitivity()
+	eps, delta := c.LibraryParams()
+	return counterSpec{l0: cl0, eps: eps, delta: delta}
+}
+
+// privacySpec gives Privacy on Beam the sum of what the two counts are
+// called with; the release's real spend is the plan's (zCDP accounting of
+// the same Gaussian noise), which is what the ledger is debited.
+func privacySpec(v *validated) (*pbeam.PrivacySpec, error) {
+	var eps, delta float64
+	for _, c := range []counterSpec{catalogCounter(v), pairCounter(v)} {
+		if c.l0 == 0 {
+			continue
+		}
+		eps += c.eps
+		delta += c.delta
+	}
+	if v.params.Mechanism == dp.Laplace {
+		delta = 0
+	}
+	params := pbeam.PrivacySpecParams{
+		// One ulp of headroom, so that the second count's exact request
+		// is never "slightly too large" after the first one's subtraction.
+		AggregationEpsilon: math.Nextafter(eps*(1+1e-12), math.Inf(1)),
+		AggregationDelta:   delta,
+	}
+	if delta > 0 {
+		params.AggregationDelta = math.Min(math.Nextafter(delta*(1+1e-12), 1), 0.999999)
+	}
+	if v.plan == nil {
+		params.TestMode = pbeam.TestModeWithContributionBounding
+	}
+	spec, err := pbeam.NewPrivacySpec(params)
+	if err != nil {
+		return nil, fmt.Errorf("privrec/beam: privacy spec: %w", err)
+	}
+	return spec, nil
+}
+
+func countParams(v *validated, c counterSpec, partitions any) pbeam.CountParams {
+	cp := pbeam.CountParams{
+		AggregationEpsilon:       c.eps,
+		MaxPartitionsContributed: c.l0,
+		MaxValue:                 1,
+		PublicPartitions:         partitions,
+		// The core's post-processing clamps item counts and fits the
+		// independence model to the raw (possibly negative) pair counts.
+		AllowNegativeOutputs: true,
+		NoiseKind:            pbeam.LaplaceNoise{},
+	}
+	if v.params.Mechanism == dp.Gaussian {
+		cp.NoiseKind = pbeam.GaussianNoise{}
+		cp.AggregationDelta = c.delta
+	}
+	return cp
+}
+
+// readOutput reads what the pipeline wrote.
+func readOutput(ctx context.Context, dir string, nItems int, pairs bool) (recommend.ReleasedCounts, Stats, error) {
+	var rc recommend.ReleasedCounts
+	var st Stats
+	lines, err := readLines(ctx, dir+"/stats.txt")
+	if err != nil {
+		return rc, st, err
+	}
+	for _, l := range lines {
+		key, n, err := splitCount(l)
+		if err != nil {
+			return rc, st, err
+		}
+		switch key {
+		case statAccepted:
+			st.Accepted = n
+		case statSkipped:
+			st.Skipped = n
+		case statBad:
+			st.Bad = n
+		}
+	}
+	if st.Bad > 0 {
+		if st.FirstBad, err = readLines(ctx, dir+"/bad.txt"); err != nil {
+			return rc, st, err
+		}
+	}
+	if st.Accepted == 0 {
+		return rc, st, nil
+	}
+	rc.Items = make([]int64, nItems)
+	seen := make([]bool, nItems)
+	if lines, err = readLines(ctx, dir+"/items.txt"); err != nil {
+		return rc, st, err
+	}
+	for _, l := range lines {
+		key, n, err := splitCount(l)
+		if err != nil {
+			return rc, st, err
+		}
+		i, err := strconv.Atoi(key)
+		if err != nil || i < 0 || i >= nItems || seen[i] {
+			return rc, st, fmt.Errorf("items.txt: bad or repeated item %q", key)
+		}
+		rc.Items[i], seen[i] = n, true
+	}
+	rc.Pairs = map[uint64]int64{}
+	if !pairs {
+		return rc, st, nil
+	}
+	if lines, err = readLines(ctx, dir+"/pairs.txt"); err != nil {
+		return rc, st, err
+	}
+	for _, l := range lines {
+		key, n, err := splitCount(l)
+		if err != nil {
+			return rc, st, err
+		}
+		pk, err := strconv.ParseUint(key, 10, 64)
+		if err != nil {
+			return rc, st, fmt.Errorf("pairs.txt: bad pair %q", key)
+		}
+		rc.Pairs[pk] = n
+	}
+	return rc, st, nil
+}
+
+func splitCount(line string) (string, int64, error) {
+	key, num, ok := strings.Cut(line, "\t")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil {
+		return "", 0, fmt.Errorf("bad output line %q", line)
+	}
+	return key, n, nil
+}

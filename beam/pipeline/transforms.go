@@ -1,0 +1,431 @@
+package pipeline
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local" // local paths; cmd/privrec-beam adds gs:// and s3://
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+)
+
+func init() {
+	register.DoFn4x1[context.Context, string, func(string, int64), func(string), error](&admitFn{})
+	register.Emitter2[string, []byte]()
+	register.Emitter1[string]()
+	register.DoFn3x1[context.Context, fileio.ReadableFile, func(string), error](&wholeFileLinesFn{})
+	register.DoFn3x0[string, func(*int64) bool, func(string, []byte)](&boundFn{})
+	register.Iter1[int64]()
+	register.Function3x0[string, []byte, func(string, int64)](explodeItems)
+	register.Emitter2[string, int64]()
+	register.DoFn4x0[string, []byte, []int64, func(string, int64)](&headPairsFn{})
+	register.DoFn2x0[[]int64, func(int64)](&headPartitionsFn{})
+	register.Emitter1[int64]()
+	register.Function2x1[int64, int64, itemCount](toItemCount)
+	register.Combiner3[[]int64, itemCount, []int64](&vectorFn{})
+	register.Function2x0[string, func(string)](statKey)
+	register.Function2x0[string, func(string)](badMessage)
+	register.Function2x1[int64, int64, string](formatCount)
+	register.Function2x1[string, int, string](formatStat)
+	register.Combiner3[[]string, string, []string](&sampleFn{})
+	register.Function1x1[[]string, string](joinLines)
+	beam.RegisterType(reflect.TypeOf((*itemCount)(nil)).Elem())
+}
+
+// workerConfig is what every worker needs to check and pseudonymize events.
+// It travels inside the pipeline graph, so it holds where the secret is,
+// never the secret.
+type workerConfig struct {
+	Format      int
+	Header      string
+	Catalog     string // path on a Beam filesystem
+	KeyFile     string
+	KeyEnv      string
+	KeyPeriod   time.Duration
+	KeyEpoch    time.Time
+	WindowStart time.Time
+	WindowEnd   time.Time
+	Kinds       []int
+}
+
+// loadCatalog reads a catalog CSV from any Beam filesystem.
+func loadCatalog(ctx context.Context, path string) (*recommend.Catalog, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	defer fs.Close()
+	r, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	defer r.Close()
+	cat, err := recommend.ReadCatalogCSV(r)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	return cat, nil
+}
+
+// keyring opens the keyring the way the configuration says.
+func (c workerConfig) keyring() (*pseudonym.Keyring, error) {
+	opts := pseudonym.Options{PeriodLength: c.KeyPeriod, Epoch: c.KeyEpoch}
+	if c.KeyFile != "" {
+		return pseudonym.FromFile(c.KeyFile, opts)
+	}
+	return pseudonym.FromEnv(c.KeyEnv, opts)
+}
+
+func (c workerConfig) kinds() []recommend.Kind {
+	ks := make([]recommend.Kind, len(c.Kinds))
+	for i, k := range c.Kinds {
+		ks[i] = recommend.Kind(k)
+	}
+	return ks
+}
+
+// gate builds the parser and the door: the same checks and pseudonyms as
+// recommend.Ingestor.
+func (c workerConfig) gate(ctx context.Context) (*recommend.LineParser, *recommend.Gate, error) {
+	cat, err := loadCatalog(ctx, c.Catalog)
+	if err != nil {
+		return nil, nil, err
+	}
+	kr, err := c.keyring()
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := recommend.NewGate(cat, recommend.CollectorOptions{
+		Window:       recommend.Window{Start: c.WindowStart, End: c.WindowEnd},
+		Kinds:        c.kinds(),
+		MaxClockSkew: -1,
+	}, kr)
+	if err != nil {
+		return nil, nil, err
+	}
+	lp, err := recommend.NewLineParser(recommend.EventFormat(c.Format), c.Header, recommend.EventReaderOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return lp, g, nil
+}
+
+// readEvents reads the lines of every file matching pattern. Plain files go
+// through textio, which splits large files across workers. Compressed
+// files are read whole by one worker each: textio (Beam Go 2.71) bounds
+// its read by the compressed size and silently stops early on .gz files.
+func readEvents(s beam.Scope, pattern string) beam.PCollection {
+	if !strings.HasSuffix(strings.ToLower(pattern), ".gz") {
+		return textio.Read(s, pattern)
+	}
+	files := fileio.ReadMatches(s, fileio.MatchFiles(s, pattern, fileio.MatchEmptyDisallow()))
+	return beam.ParDo(s, &wholeFileLinesFn{}, files)
+}
+
+// wholeFileLinesFn emits every line of a file, decompressed by extension.
+type wholeFileLinesFn struct{}
+
+func (f *wholeFileLinesFn) ProcessElement(ctx context.Context, file fileio.ReadableFile, emit func(string)) error {
+	rc, err := file.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 0, 64<<10), recommend.MaxEventLine+1)
+	for sc.Scan() {
+		emit(sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", file.Metadata.Path, err)
+	}
+	return nil
+}
+
+// Keys of the statistics the pipeline counts.
+const (
+	statAccepted = "accepted"
+	statSkipped  = "skipped"
+	statBad      = "bad"
+)
+
+// admitFn parses a line, checks the event and replaces the user ID by its
+// pseudonym: the raw ID goes no further than this function. It emits
+// (pseudonym, 4-byte item index) for an accepted event and a statistic
+// key, or "bad\t<error>", for every line.
+type admitFn struct {
+	Config workerConfig
+
+	lp   *recommend.LineParser
+	gate *recommend.Gate
+}
+
+func (f *admitFn) Setup(ctx context.Context) error {
+	var err error
+	f.lp, f.gate, err = f.Config.gate(ctx)
+	return err
+}
+
+func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(string, int64), stat func(string)) error {
+	e, skip, err := f.lp.Parse(line)
+	if skip {
+		if strings.TrimSpace(line) != "" && strings.TrimSpace(line) != strings.TrimSpace(f.Config.Header) {
+			stat(statSkipped)
+		}
+		return nil
+	}
+	if err == nil {
+		var id pseudonym.ID
+		var idx uint32
+		id, idx, err = f.gate.Admit(e)
+		if err == nil {
+			stat(statAccepted)
+			emit(string(id[:]), int64(idx))
+			return nil
+		}
+	}
+	stat(statBad + "\t" + err.Error())
+	return nil
+}
+
+// boundFn keeps, for one pseudonym, the items a recommend.Collector would
+// keep (recommend.BoundItems), and emits them packed as little-endian
+// uint32s.
+type boundFn struct {
+	SampleKey []byte
+	K         int
+
+	buf []uint32
+}
+
+func (f *boundFn) ProcessElement(id string, items func(*int64) bool, emit func(string, []byte)) {
+	var pid pseudonym.ID
+	copy(pid[:], id)
+	var key [16]byte
+	copy(key[:], f.SampleKey)
+	f.buf = f.buf[:0]
+	var it int64
+	for items(&it) {
+		f.buf = append(f.buf, uint32(it))
+	}
+	kept := recommend.BoundItems(key, f.K, pid, f.buf)
+	out := make([]byte, 0, 4*len(kept))
+	for _, x := range kept {
+		out = binary.LittleEndian.AppendUint32(out, x)
+	}
+	emit(id, out)
+}
+
+// decodeItems unpacks boundFn's item list.
+func decodeItems(b []byte) []uint32 {
+	out := make([]uint32, len(b)/4)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint32(b[4*i:])
+	}
+	return out
+}
+
+// explodeItems emits (pseudonym, item) for each kept item.
+func explodeItems(id string, kept []byte, emit func(string, int64)) {
+	for _, it := range decodeItems(kept) {
+		emit(id, int64(it))
+	}
+}
+
+// headPairsFn emits (pseudonym, pair key) for each pair of kept items that
+// are both in the head chosen from the released item counts (a side input).
+type headPairsFn struct {
+	HeadSize int
+
+	inHead []bool
+}
+
+func (f *headPairsFn) ProcessElement(id string, kept []byte, itemCounts []int64, emit func(string, int64)) {
+	if f.inHead == nil {
+		f.inHead = make([]bool, len(itemCounts))
+		for _, it := range recommend.HeadItems(itemCounts, f.HeadSize) {
+			f.inHead[it] = true
+		}
+	}
+	items := decodeItems(kept)
+	items = slices.DeleteFunc(items, func(it uint32) bool { return int(it) >= len(f.inHead) || !f.inHead[it] })
+	for x := range items {
+		for y := x + 1; y < len(items); y++ {
+			emit(id, int64(recommend.PairKey(items[x], items[y])))
+		}
+	}
+}
+
+// headPartitionsFn emits every head pair: the public partitions of the
+// pair count. The head is post-processing of released counts.
+type headPartitionsFn struct{ HeadSize int }
+
+func (f *headPartitionsFn) ProcessElement(itemCounts []int64, emit func(int64)) {
+	head := recommend.HeadItems(itemCounts, f.HeadSize)
+	for x := range head {
+		for y := x + 1; y < len(head); y++ {
+			emit(int64(recommend.PairKey(head[x], head[y])))
+		}
+	}
+}
+
+// itemCount is one released item count.
+type itemCount struct{ Item, Count int64 }
+
+func toItemCount(item, count int64) itemCount { return itemCount{item, count} }
+
+// vectorFn gathers the released item counts into one vector in catalog
+// order.
+type vectorFn struct{ N int }
+
+func (f *vectorFn) CreateAccumulator() []int64 { return make([]int64, f.N) }
+
+func (f *vectorFn) AddInput(acc []int64, c itemCount) []int64 {
+	if c.Item >= 0 && c.Item < int64(len(acc)) {
+		acc[c.Item] += c.Count
+	}
+	return acc
+}
+
+func (f *vectorFn) MergeAccumulators(a, b []int64) []int64 {
+	for i := range min(len(a), len(b)) {
+		a[i] += b[i]
+	}
+	return a
+}
+
+func (f *vectorFn) ExtractOutput(acc []int64) []int64 { return acc }
+
+// statKey keeps a line statistic's key.
+func statKey(stat string, emit func(string)) {
+	key, _, _ := strings.Cut(stat, "\t")
+	emit(key)
+}
+
+// badMessage keeps the error of a bad line's statistic.
+func badMessage(stat string, emit func(string)) {
+	if key, msg, ok := strings.Cut(stat, "\t"); ok && key == statBad {
+		emit(msg)
+	}
+}
+
+func formatCount(key, count int64) string { return fmt.Sprintf("%d\t%d", key, count) }
+
+func formatStat(key string, n int) string { return fmt.Sprintf("%s\t%d", key, n) }
+
+// sampleFn keeps the Max smallest distinct strings: examples of bad lines.
+type sampleFn struct{ Max int }
+
+func (f *sampleFn) CreateAccumulator() []string { return nil }
+
+func (f *sampleFn) AddInput(acc []string, s string) []string {
+	return f.MergeAccumulators(acc, []string{s})
+}
+
+func (f *sampleFn) MergeAccumulators(a, b []string) []string {
+	out := slices.Compact(slices.Sorted(slices.Values(append(a, b...))))
+	return out[:min(len(out), f.Max)]
+}
+
+func (f *sampleFn) ExtractOutput(acc []string) []string { return acc }
+
+func joinLines(lines []string) string { return strings.Join(lines, "\n") }
+
+// maybeGunzip decompresses files whose name ends in .gz.
+func maybeGunzip(name string, r io.Reader) (io.Reader, error) {
+	if !strings.HasSuffix(strings.ToLower(name), ".gz") {
+		return r, nil
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return zr, nil
+}
+
+// readLines reads a text file from any Beam filesystem.
+func readLines(ctx context.Context, path string) ([]string, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	r, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s := strings.TrimRight(string(b), "\n")
+	if s == "" {
+		return nil, nil
+	}
+	return strings.Split(s, "\n"), nil
+}
+
+// firstLine returns the first line of the first file matching glob, and
+// how many files match.
+func firstLine(ctx context.Context, glob string) (string, int, error) {
+	fs, err := filesystem.New(ctx, glob)
+	if err != nil {
+		return "", 0, err
+	}
+	defer fs.Close()
+	files, err := fs.List(ctx, glob)
+	if err != nil {
+		return "", 0, err
+	}
+	if len(files) == 0 {
+		return "", 0, fmt.Errorf("%s: %w", glob, os.ErrNotExist)
+	}
+	slices.Sort(files)
+	r, err := fs.OpenRead(ctx, files[0])
+	if err != nil {
+		return "", 0, err
+	}
+	defer r.Close()
+	rd, err := maybeGunzip(files[0], r)
+	if err != nil {
+		return "", 0, err
+	}
+	buf := make([]byte, 0, 4096)
+	one := make([]byte, 1)
+	for len(buf) < recommend.MaxEventLine {
+		n, err := rd.Read(one)
+		if n == 1 {
+			if one[0] == '\n' {
+				break
+			}
+			buf = append(buf, one[0])
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", 0, fmt.Errorf("%s: %w", files[0], err)
+		}
+	}
+	if len(buf) == 0 {
+		return "", 0, fmt.Errorf("%s: empty file", files[0])
+	}
+	return strings.TrimRight(string(buf), "\r"), len(files), nil
+}
