@@ -60,7 +60,7 @@ func Release(s Split, items []string, params dp.Params, private bool, sampleSeed
 	var key [16]byte
 	binary.LittleEndian.PutUint64(key[:], sampleSeed+1)
 	p := params.WithDefaults()
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: benchWindow, MaxItemsPerUser: p.MaxItemsPerUser,
+	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: benchWindow, MaxItemsPerUser: p.KeepItems,
 		SampleKey: key, MaxClockSkew: -1, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, err

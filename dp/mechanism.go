@@ -100,6 +100,18 @@ func (c *Counter) Noisy(x int64) (int64, error) {
 	return y, nil
 }
 
+// NoisyRounded returns a weighted count x plus fresh noise, rounded to an
+// integer (post-processing). The noise is the counter's: x must be a sum in
+// which one user's contributions have at most the L2 norm (Gaussian) or L1
+// norm (Laplace) that L0 and LInf allow, as Params.Weights ensures.
+func (c *Counter) NoisyRounded(x float64) (int64, error) {
+	y, err := c.nz.AddNoiseFloat64(x, c.l0, float64(c.lInf), c.eps, c.delta)
+	if err != nil {
+		return 0, fmt.Errorf("dp: add noise: %w", err)
+	}
+	return int64(math.Round(y)), nil
+}
+
 // NoisyAll replaces every count in xs with a noisy count, zeros included:
 // the release over a public domain. On error xs is zeroed.
 func (c *Counter) NoisyAll(xs []int64) error {

@@ -109,10 +109,22 @@ type Params struct {
 	Delta float64
 	// Mechanism is the noise distribution; Gaussian by default.
 	Mechanism Mechanism
-	// MaxItemsPerUser (K) bounds how many distinct items one user contributes
-	// per window; the collector keeps at most K. Each user then contributes to
-	// at most K item counts and K(K-1)/2 pair counts, each by at most 1.
+	// MaxItemsPerUser (K) bounds how much one user contributes per window:
+	// with KeepItems == K (the default) the collector keeps at most K
+	// distinct items per user, and each user contributes to at most K item
+	// counts and K(K-1)/2 pair counts, each by at most 1.
 	MaxItemsPerUser int
+	// KeepItems, when larger than MaxItemsPerUser, keeps up to KeepItems
+	// items per user and weights them instead of discarding the surplus
+	// (McSherry & Mironov 2009): a user with n kept items adds
+	// min(1, sqrt(K/n)) to each item count and min(1, sqrt(K(K-1)/(n(n-1))))
+	// to each pair count with Gaussian noise, so that their contribution has
+	// at most the L2 norm of K items; with Laplace noise the weights are
+	// min(1, K/n) and min(1, K(K-1)/(n(n-1))) (L1 norm). The noise is that
+	// of K items; heavy users' signal is no longer sampled away. Zero means
+	// MaxItemsPerUser. It costs window memory (KeepItems per user) and needs
+	// HeadPairs.
+	KeepItems int
 	// ItemShare is the share of the budget spent on item counts, in (0, 1);
 	// the rest goes to pair counts. For Gaussian noise the share is of ρ, for
 	// Laplace of ε. With MaxItemsPerUser == 1 no pairs exist and item counts
@@ -142,6 +154,9 @@ func (e *ParamError) Error() string {
 func (p Params) WithDefaults() Params {
 	if p.MaxItemsPerUser == 0 {
 		p.MaxItemsPerUser = DefaultMaxItemsPerUser
+	}
+	if p.KeepItems == 0 {
+		p.KeepItems = p.MaxItemsPerUser
 	}
 	if p.ItemShare == 0 {
 		p.ItemShare = DefaultItemShare
@@ -192,6 +207,12 @@ func (p Params) Validate() error {
 	if p.MaxItemsPerUser < 1 || p.MaxItemsPerUser > MaxItemsPerUserCap {
 		return bad("MaxItemsPerUser", p.MaxItemsPerUser, fmt.Sprintf("must be in [1, %d]", MaxItemsPerUserCap))
 	}
+	if p.KeepItems < p.MaxItemsPerUser || p.KeepItems > MaxItemsPerUserCap {
+		return bad("KeepItems", p.KeepItems, fmt.Sprintf("must be in [MaxItemsPerUser, %d]", MaxItemsPerUserCap))
+	}
+	if p.KeepItems > p.MaxItemsPerUser && p.Pairs == ThresholdPairs {
+		return bad("KeepItems", p.KeepItems, "weighting (KeepItems > MaxItemsPerUser) needs head pairs: a threshold is calibrated to the pairs one user can create")
+	}
 	if math.IsNaN(p.ItemShare) || p.ItemShare <= 0 || p.ItemShare >= 1 {
 		return bad("ItemShare", p.ItemShare, "must be in (0, 1)")
 	}
@@ -212,3 +233,21 @@ func (p Params) Validate() error {
 
 // PairsPerUser returns K(K-1)/2, the most pair counts one user can change.
 func PairsPerUser(k int) int64 { return int64(k) * int64(k-1) / 2 }
+
+// Weights returns what a user with n kept items adds to each of their item
+// counts and pair counts under p (defaults applied): 1 and 1 while n ≤ K or
+// KeepItems == K, and otherwise the weights that bound the user's
+// contribution to the norm of K items (see Params.KeepItems).
+func (p Params) Weights(n int) (item, pair float64) {
+	p = p.WithDefaults()
+	k, fn := float64(p.MaxItemsPerUser), float64(n)
+	if p.KeepItems == p.MaxItemsPerUser || n <= p.MaxItemsPerUser {
+		return 1, 1
+	}
+	item = k / fn
+	pair = k * (k - 1) / (fn * (fn - 1))
+	if p.Mechanism == Gaussian {
+		item, pair = math.Sqrt(item), math.Sqrt(pair)
+	}
+	return item, pair
+}

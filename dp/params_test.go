@@ -37,6 +37,9 @@ func TestParamsValidate(t *testing.T) {
 		{"head too small", Params{Epsilon: 1, Delta: 1e-6, HeadSize: 1}, "HeadSize", "[2, 20000]"},
 		{"selection share", Params{Epsilon: 1, Delta: 1e-6, Pairs: ThresholdPairs, SelectionDeltaShare: 2}, "SelectionDeltaShare", "(0, 1)"},
 		{"unknown pairs", Params{Epsilon: 1, Delta: 1e-6, Pairs: 9}, "Pairs", "unknown"},
+		{"keep below K", Params{Epsilon: 1, Delta: 1e-6, MaxItemsPerUser: 16, KeepItems: 8}, "KeepItems", "[MaxItemsPerUser, 256]"},
+		{"keep too many", Params{Epsilon: 1, Delta: 1e-6, KeepItems: 300}, "KeepItems", "[MaxItemsPerUser, 256]"},
+		{"keep with threshold", Params{Epsilon: 1, Delta: 1e-6, KeepItems: 64, Pairs: ThresholdPairs}, "KeepItems", "needs head pairs"},
 	}
 	require.NoError(t, ok.Validate())
 	for _, tc := range cases {
@@ -58,6 +61,43 @@ func TestParamsDefaults(t *testing.T) {
 	assert.Equal(t, DefaultHeadSize, p.HeadSize)
 	assert.Equal(t, Gaussian, p.Mechanism)
 	assert.Equal(t, HeadPairs, p.Pairs)
+}
+
+// TestWeightsBoundTheNorm checks, for every basket size, that a user's
+// weighted contribution has at most the norm of K unweighted items: L2 for
+// Gaussian noise, L1 for Laplace, for item counts and pair counts alike;
+// and that nothing is weighted without KeepItems.
+func TestWeightsBoundTheNorm(t *testing.T) {
+	for _, mech := range []Mechanism{Gaussian, Laplace} {
+		for _, k := range []int{1, 2, 16, 40} {
+			p := Params{Mechanism: mech, MaxItemsPerUser: k, KeepItems: 256}
+			kf := float64(k)
+			pairsK := kf * (kf - 1) / 2
+			for n := 1; n <= 256; n++ {
+				wi, wp := p.Weights(n)
+				nf := float64(n)
+				pairs := nf * (nf - 1) / 2
+				switch mech {
+				case Gaussian:
+					require.LessOrEqual(t, nf*wi*wi, kf*(1+1e-12), "items, K=%d n=%d", k, n)
+					require.LessOrEqual(t, pairs*wp*wp, pairsK*(1+1e-12)+1e-12, "pairs, K=%d n=%d", k, n)
+				case Laplace:
+					require.LessOrEqual(t, nf*wi, kf*(1+1e-12), "items, K=%d n=%d", k, n)
+					require.LessOrEqual(t, pairs*wp, pairsK*(1+1e-12)+1e-12, "pairs, K=%d n=%d", k, n)
+				}
+				require.LessOrEqual(t, wi, 1.0)
+				require.LessOrEqual(t, wp, 1.0)
+				if n <= k {
+					require.Equal(t, [2]float64{1, 1}, [2]float64{wi, wp})
+				}
+			}
+		}
+	}
+	wi, wp := Params{MaxItemsPerUser: 16}.Weights(100)
+	assert.Equal(t, [2]float64{1, 1}, [2]float64{wi, wp}, "no weighting without KeepItems")
+	wi, wp = Params{MaxItemsPerUser: 16, KeepItems: 64}.Weights(64)
+	assert.InDelta(t, 0.5, wi, 1e-12)
+	assert.InDelta(t, math.Sqrt(16.0*15/(64*63)), wp, 1e-12)
 }
 
 func TestParseNames(t *testing.T) {

@@ -95,6 +95,9 @@ func AssembleModel(cat *Catalog, counts ReleasedCounts, opts AssembleOptions) (*
 			spec.pairs = exactCounter{}
 		}
 	}
+	if spec.params.KeepItems != spec.params.MaxItemsPerUser {
+		return nil, fmt.Errorf("recommend: assemble: weighted contributions (KeepItems %d > MaxItemsPerUser %d) cannot be assembled", spec.params.KeepItems, spec.params.MaxItemsPerUser)
+	}
 	if spec.params.Pairs != dp.HeadPairs {
 		return nil, fmt.Errorf("recommend: assemble: only head pairs can be assembled, not %v", spec.params.Pairs)
 	}

@@ -2,9 +2,11 @@ package recommend
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -352,4 +354,92 @@ func TestSniffFormat(t *testing.T) {
 	} {
 		assert.Equal(t, want, SniffFormat(line), line)
 	}
+}
+
+// recorder is a counter that adds no noise and records the weighted sums it
+// is given.
+type recorder struct {
+	exactCounter
+	sums []float64
+}
+
+func (r *recorder) NoisyRounded(x float64) (int64, error) {
+	r.sums = append(r.sums, x)
+	return exactCounter{}.NoisyRounded(x)
+}
+
+// TestWeightedReleaseBoundsOneUsersInfluence adds a user with all 20 items
+// to a window that keeps up to 20 items per user but counts them with the
+// norm of K = 4: the weighted item sums move by at most sqrt(K) in L2 and
+// the pair sums by at most sqrt(K(K-1)/2), while every one of the user's
+// items and pairs moves (nothing is sampled away).
+func TestWeightedReleaseBoundsOneUsersInfluence(t *testing.T) {
+	const k, keep = 4, 20
+	params := dp.Params{Epsilon: 1, Delta: 1e-6, MaxItemsPerUser: k, KeepItems: keep, HeadSize: 20}.WithDefaults()
+	run := func(heavy bool) (items, pairs map[uint64]float64) {
+		cat := testCatalog(t)
+		c := testCollector(t, cat, keep)
+		randomWindow(t, c, 11)
+		if heavy {
+			for i := range 20 {
+				require.NoError(t, c.Add(Event{Subject: sid(9999), Item: fmt.Sprintf("i%02d", i), Kind: KindPurchase, Time: testStart.Add(time.Hour)}))
+			}
+		}
+		ir, pr := &recorder{}, &recorder{}
+		var head []uint32
+		spec := releaseSpec{params: params, items: ir, pairs: pr, observePairs: func(h []uint32, _ []int64) { head = slices.Clone(h) }}
+		m, err := build(c.takeForTest(), cat, spec, buildInfo{window: testWindow, neighbors: 10})
+		require.NoError(t, err)
+		assert.Equal(t, keep, m.Report().Privacy.KeepItems)
+		items, pairs = map[uint64]float64{}, map[uint64]float64{}
+		for i, x := range ir.sums {
+			items[uint64(i)] = x
+		}
+		h := len(head)
+		for x := range h {
+			for y := x + 1; y < h; y++ {
+				pairs[PairKey(head[x], head[y])] = pr.sums[triIndex(x, y, h)]
+			}
+		}
+		return items, pairs
+	}
+	l2 := func(a, b map[uint64]float64) (float64, int) {
+		var s float64
+		moved := 0
+		for key, x := range b {
+			d := x - a[key]
+			s += d * d
+			if math.Abs(d) > 1e-9 {
+				moved++
+			}
+		}
+		return math.Sqrt(s), moved
+	}
+	i0, p0 := run(false)
+	i1, p1 := run(true)
+	di, movedItems := l2(i0, i1)
+	dpairs, movedPairs := l2(p0, p1)
+	assert.InDelta(t, math.Sqrt(k), di, 1e-9)
+	assert.InDelta(t, math.Sqrt(k*(k-1)/2), dpairs, 1e-9)
+	assert.Equal(t, 20, movedItems)
+	assert.Equal(t, 190, movedPairs)
+}
+
+func TestWeightedReleaseEndToEnd(t *testing.T) {
+	cat := testCatalog(t)
+	c := testCollector(t, cat, 12)
+	randomWindow(t, c, 2)
+	params := dp.Params{Epsilon: 2, Delta: 1e-6, MaxItemsPerUser: 4, KeepItems: 12, HeadSize: 10}
+	_, err := c.Release(context.Background(), testLedger(t), dp.Params{Epsilon: 2, Delta: 1e-6, MaxItemsPerUser: 4, HeadSize: 10})
+	require.ErrorContains(t, err, "MaxItemsPerUser = 4, but the collector kept K = 12")
+	m, err := c.Release(context.Background(), testLedger(t), params)
+	require.NoError(t, err)
+	r := m.Report()
+	plan, err := dp.NewPlan(params)
+	require.NoError(t, err)
+	assert.Equal(t, plan.Epsilon, r.Privacy.Epsilon)
+	assert.Equal(t, 12, r.Privacy.KeepItems)
+	assert.Contains(t, r.Markdown(), "up to 12 of their items are kept, weighted")
+	_, err = AssembleModel(cat, ReleasedCounts{Items: make([]int64, 20)}, AssembleOptions{Plan: plan, Window: testWindow})
+	assert.ErrorContains(t, err, "weighted contributions")
 }

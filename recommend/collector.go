@@ -47,8 +47,9 @@ const DefaultMaxClockSkew = 5 * time.Minute
 type CollectorOptions struct {
 	// Window is the release window; events outside it are refused.
 	Window Window
-	// MaxItemsPerUser (K) is how many distinct items are kept per user; it
-	// must equal dp.Params.MaxItemsPerUser at release. Default
+	// MaxItemsPerUser is how many distinct items are kept per user; it
+	// must equal dp.Params.KeepItems at release (which is
+	// dp.Params.MaxItemsPerUser unless weighting is asked for). Default
 	// dp.DefaultMaxItemsPerUser.
 	MaxItemsPerUser int
 	// Kinds lists the event kinds collected; all kinds when empty.
@@ -499,8 +500,8 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 	if err != nil {
 		return nil, err
 	}
-	if plan.Params.MaxItemsPerUser != c.k {
-		return nil, fmt.Errorf("recommend: Params.MaxItemsPerUser = %d, but the collector kept K = %d items per user", plan.Params.MaxItemsPerUser, c.k)
+	if plan.Params.KeepItems != c.k {
+		return nil, keepMismatch(plan.Params, c.k)
 	}
 	charge, err := NewCharge(plan, c.opts.Window)
 	if err != nil {
@@ -551,6 +552,20 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 	return m, nil
 }
 
+func keepNote(p dp.Params) string {
+	if p.KeepItems == p.MaxItemsPerUser {
+		return ""
+	}
+	return fmt.Sprintf(" (%d kept, weighted)", p.KeepItems)
+}
+
+func keepMismatch(p dp.Params, k int) error {
+	if p.KeepItems == p.MaxItemsPerUser {
+		return fmt.Errorf("recommend: Params.MaxItemsPerUser = %d, but the collector kept K = %d items per user", p.MaxItemsPerUser, k)
+	}
+	return fmt.Errorf("recommend: Params.KeepItems = %d, but the collector kept %d items per user", p.KeepItems, k)
+}
+
 // NewCharge returns the ledger charge for releasing window w under plan,
 // with a fresh random release ID. Collector.Release debits it; an engine
 // that releases through AssembleModel debits it before computing any noisy
@@ -568,9 +583,9 @@ func NewCharge(plan *dp.Plan, w Window) (dp.Charge, error) {
 		Cost:    plan.Cost,
 		Epsilon: plan.Epsilon,
 		Delta:   plan.Params.Delta,
-		Note: fmt.Sprintf("window %s..%s, %v noise, %v pairs, K=%d",
+		Note: fmt.Sprintf("window %s..%s, %v noise, %v pairs, K=%d%s",
 			w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339),
-			plan.Params.Mechanism, plan.Params.Pairs, plan.Params.MaxItemsPerUser),
+			plan.Params.Mechanism, plan.Params.Pairs, plan.Params.MaxItemsPerUser, keepNote(plan.Params)),
 	}, nil
 }
 
@@ -587,8 +602,8 @@ func (c *Collector) ReleaseNonPrivate(params dp.Params) (*Model, error) {
 	if err := check.Validate(); err != nil {
 		return nil, err
 	}
-	if p.MaxItemsPerUser != c.k {
-		return nil, fmt.Errorf("recommend: Params.MaxItemsPerUser = %d, but the collector kept K = %d items per user", p.MaxItemsPerUser, c.k)
+	if p.KeepItems != c.k {
+		return nil, keepMismatch(p, c.k)
 	}
 	state, err := c.take()
 	if err != nil {

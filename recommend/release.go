@@ -22,6 +22,7 @@ type buildInfo struct {
 // counter adds noise to counts; *dp.Counter is the private one.
 type counter interface {
 	Noisy(x int64) (int64, error)
+	NoisyRounded(x float64) (int64, error)
 	NoisyAll(xs []int64) error
 	Keep(noisy int64) bool
 	Sigma() float64
@@ -32,8 +33,11 @@ type exactCounter struct{}
 
 func (exactCounter) Noisy(x int64) (int64, error) { return x, nil }
 func (exactCounter) NoisyAll([]int64) error       { return nil }
-func (exactCounter) Keep(x int64) bool            { return x > 0 }
-func (exactCounter) Sigma() float64               { return 0 }
+func (exactCounter) NoisyRounded(x float64) (int64, error) {
+	return int64(math.Round(x)), nil
+}
+func (exactCounter) Keep(x int64) bool { return x > 0 }
+func (exactCounter) Sigma() float64    { return 0 }
 
 // releaseSpec is what build needs to know about the mechanisms.
 type releaseSpec struct {
@@ -64,8 +68,8 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 
 	// 1. Users per item, over the public catalog: noise on every item,
 	//    zeros included, so the released set of items reveals nothing.
-	itemCounts := foldItems(st, nItems)
-	if err := spec.items.NoisyAll(itemCounts); err != nil {
+	itemCounts, err := noisyItems(st, nItems, spec)
+	if err != nil {
 		return nil, err
 	}
 	if spec.observeItems != nil {
@@ -75,7 +79,6 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 
 	// 2. Users per item pair, as per-item evidence beyond popularity.
 	var ev evidence
-	var err error
 	if spec.pairs != nil {
 		switch spec.params.Pairs {
 		case dp.HeadPairs:
@@ -129,6 +132,40 @@ func foldItems(st *windowState, nItems int) []int64 {
 	return counts
 }
 
+// noisyItems returns the released item counts: exact counts plus noise, or,
+// when users keep more than K items, weighted sums plus the same noise,
+// rounded (see dp.Params.KeepItems).
+func noisyItems(st *windowState, nItems int, spec releaseSpec) ([]int64, error) {
+	p := spec.params
+	if p.KeepItems == p.MaxItemsPerUser {
+		counts := foldItems(st, nItems)
+		if err := spec.items.NoisyAll(counts); err != nil {
+			return nil, err
+		}
+		return counts, nil
+	}
+	sums := make([]float64, nItems)
+	st.forEachUser(func(items []uint32) {
+		w, _ := p.Weights(len(items))
+		for _, it := range items {
+			sums[it] += w
+		}
+	})
+	return noisyRounded(sums, spec.items)
+}
+
+func noisyRounded(sums []float64, c counter) ([]int64, error) {
+	out := make([]int64, len(sums))
+	for i, x := range sums {
+		y, err := c.NoisyRounded(x)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = y
+	}
+	return out, nil
+}
+
 // evidence is what the released pair counts say beyond popularity.
 type evidence struct {
 	// lambda fits the independence model c_ij ≈ lambda·n_i·n_j to the
@@ -152,9 +189,22 @@ type edge struct {
 // DP output, so the pair domain is public and selection spends no δ.
 func headEvidence(st *windowState, itemCounts []int64, pop []float64, spec releaseSpec) (evidence, error) {
 	head := HeadItems(itemCounts, spec.params.HeadSize)
-	tri := foldHeadPairs(st, head, len(pop), spec.params.MaxItemsPerUser)
-	if err := spec.pairs.NoisyAll(tri); err != nil {
-		return evidence{}, err
+	var tri []int64
+	if p := spec.params; p.KeepItems == p.MaxItemsPerUser {
+		tri = foldHeadPairs(st, head, len(pop), p.KeepItems, nil)
+		if err := spec.pairs.NoisyAll(tri); err != nil {
+			return evidence{}, err
+		}
+	} else {
+		sums := make([]float64, len(head)*(len(head)-1)/2)
+		foldHeadPairs(st, head, len(pop), p.KeepItems, func(n int, at int) {
+			_, w := p.Weights(n)
+			sums[at] += w
+		})
+		var err error
+		if tri, err = noisyRounded(sums, spec.pairs); err != nil {
+			return evidence{}, err
+		}
 	}
 	if spec.observePairs != nil {
 		spec.observePairs(head, tri)
@@ -185,8 +235,10 @@ func HeadItems(itemCounts []int64, size int) []uint32 {
 }
 
 // foldHeadPairs counts, for each pair of head items, the users who kept
-// both, in the packed upper triangle of head positions (see triIndex).
-func foldHeadPairs(st *windowState, head []uint32, nItems, k int) []int64 {
+// both, in the packed upper triangle of head positions (see triIndex). With
+// add set, it calls add(n, position) for each pair of a user with n kept
+// items instead, and returns nil.
+func foldHeadPairs(st *windowState, head []uint32, nItems, keep int, add func(n, at int)) []int64 {
 	h := len(head)
 	pos := make([]int32, nItems)
 	for i := range pos {
@@ -195,8 +247,11 @@ func foldHeadPairs(st *windowState, head []uint32, nItems, k int) []int64 {
 	for p, it := range head {
 		pos[it] = int32(p)
 	}
-	tri := make([]int64, h*(h-1)/2)
-	buf := make([]int32, 0, k)
+	var tri []int64
+	if add == nil {
+		tri = make([]int64, h*(h-1)/2)
+	}
+	buf := make([]int32, 0, keep)
 	st.forEachUser(func(items []uint32) {
 		buf = buf[:0]
 		for _, it := range items {
@@ -207,7 +262,11 @@ func foldHeadPairs(st *windowState, head []uint32, nItems, k int) []int64 {
 		slices.Sort(buf)
 		for x := 0; x < len(buf); x++ {
 			for y := x + 1; y < len(buf); y++ {
-				tri[triIndex(int(buf[x]), int(buf[y]), h)]++
+				if at := triIndex(int(buf[x]), int(buf[y]), h); tri != nil {
+					tri[at]++
+				} else {
+					add(len(items), at)
+				}
 			}
 		}
 	})
@@ -230,11 +289,15 @@ func foldHeadPairs(st *windowState, head []uint32, nItems, k int) []int64 {
 func headEvidenceFrom(pop []float64, head []uint32, tri []int64, sigma float64) evidence {
 	h := len(head)
 	ev := evidence{rows: make([][]edge, len(pop)), released: len(tri)}
+	vals := make([]float64, len(tri))
+	for i, c := range tri {
+		vals[i] = float64(c)
+	}
 	noisy := func(x, y int) float64 {
 		if x > y {
 			x, y = y, x
 		}
-		return float64(tri[triIndex(x, y, h)])
+		return vals[triIndex(x, y, h)]
 	}
 	var num, den float64
 	for x := 0; x < h; x++ {

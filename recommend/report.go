@@ -56,14 +56,18 @@ type PrivacySpend struct {
 	Rho                   float64 `json:"rho"`
 	PureEpsilon           float64 `json:"pure_epsilon"`
 	SelectionDelta        float64 `json:"selection_delta"`
-	// MaxItemsPerUser is K: items kept per user per window.
-	MaxItemsPerUser int     `json:"max_items_per_user"`
-	ItemShare       float64 `json:"item_share"`
-	PairSelection   string  `json:"pair_selection"`
-	HeadSize        int     `json:"head_size,omitempty"`
-	ItemNoiseSigma  float64 `json:"item_noise_sigma"`
-	PairNoiseSigma  float64 `json:"pair_noise_sigma,omitempty"`
-	PairThreshold   float64 `json:"pair_threshold,omitempty"`
+	// MaxItemsPerUser is K: each user counts for at most K items per
+	// window.
+	MaxItemsPerUser int `json:"max_items_per_user"`
+	// KeepItems, when set, is how many items per user were kept and
+	// weighted down to the norm of K items.
+	KeepItems      int     `json:"keep_items,omitempty"`
+	ItemShare      float64 `json:"item_share"`
+	PairSelection  string  `json:"pair_selection"`
+	HeadSize       int     `json:"head_size,omitempty"`
+	ItemNoiseSigma float64 `json:"item_noise_sigma"`
+	PairNoiseSigma float64 `json:"pair_noise_sigma,omitempty"`
+	PairThreshold  float64 `json:"pair_threshold,omitempty"`
 }
 
 // LedgerReport is the budget ledger's state right after the release:
@@ -117,6 +121,7 @@ func newReport(spec releaseSpec, info buildInfo, items, pairs, neighbors int) Re
 			Unit:                  "one user (one pseudonym) in one release window",
 			Mechanism:             "none",
 			MaxItemsPerUser:       p.MaxItemsPerUser,
+			KeepItems:             keepItems(p),
 			ItemShare:             p.ItemShare,
 			PairSelection:         p.Pairs.String(),
 		},
@@ -144,6 +149,13 @@ func newReport(spec releaseSpec, info buildInfo, items, pairs, neighbors int) Re
 		}
 	}
 	return r
+}
+
+func keepItems(p dp.Params) int {
+	if p.KeepItems == p.MaxItemsPerUser {
+		return 0
+	}
+	return p.KeepItems
 }
 
 func collectedFields(w Window) []DataUse {
@@ -211,7 +223,11 @@ func (r Report) Markdown() string {
 	if p.PairNoiseSigma > 0 {
 		fmt.Fprintf(&b, ", pair counts σ = %.3g", p.PairNoiseSigma)
 	}
-	fmt.Fprintf(&b, ".\n- Each person counts for at most K = %d items per window; item counts get %.0f%% of the budget.\n", p.MaxItemsPerUser, 100*p.ItemShare)
+	fmt.Fprintf(&b, ".\n- Each person counts for at most K = %d items per window", p.MaxItemsPerUser)
+	if p.KeepItems > p.MaxItemsPerUser {
+		fmt.Fprintf(&b, " (up to %d of their items are kept, weighted so that together they weigh no more than %d)", p.KeepItems, p.MaxItemsPerUser)
+	}
+	fmt.Fprintf(&b, "; item counts get %.0f%% of the budget.\n", 100*p.ItemShare)
 	switch p.PairSelection {
 	case "head":
 		fmt.Fprintf(&b, "- Pairs: every pair among the %d most popular items (chosen from the noisy counts) got noise, zeros included.\n", p.HeadSize)

@@ -87,6 +87,7 @@ historical data); in production, give the period your keyring rotates on.`,
 	fl.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
 	fl.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
 	fl.IntVar(&f.params.MaxItemsPerUser, "k", dp.DefaultMaxItemsPerUser, "max items per user per window")
+	fl.IntVar(&f.params.KeepItems, "keep", 0, "items kept per user, weighted to the norm of --k items (default: --k, no weighting)")
 	fl.Float64Var(&f.params.ItemShare, "item-share", dp.DefaultItemShare, "share of the budget for item counts")
 	fl.StringVar(&f.pairs, "pairs", "head", "pair selection: head or threshold")
 	fl.IntVar(&f.params.HeadSize, "head-size", dp.DefaultHeadSize, "head items whose pairs are released (--pairs head)")
@@ -161,7 +162,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		return classify(err)
 	}
 	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
-		Window: window, MaxItemsPerUser: f.params.MaxItemsPerUser, MaxClockSkew: -1, Neighbors: f.neighbors, Logger: log,
+		Window: window, MaxItemsPerUser: f.params.WithDefaults().KeepItems, MaxClockSkew: -1, Neighbors: f.neighbors, Logger: log,
 	})
 	if err != nil {
 		return withCode(exitUsage, err)
