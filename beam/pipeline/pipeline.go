@@ -140,6 +140,9 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 		}
 		v.plan, v.params = plan, plan.Params
 	}
+	if v.params.KeepItems != v.params.MaxItemsPerUser {
+		return nil, errors.New("privrec/beam: weighted contributions (KeepItems > MaxItemsPerUser) are not supported on Beam: Privacy on Beam bounds each user's partitions and per-partition values, not the norm of their contribution")
+	}
 	if v.params.Pairs != dp.HeadPairs {
 		return nil, fmt.Errorf("privrec/beam: %v pair selection is not supported on Beam; use head pairs (the default)", v.params.Pairs)
 	}

@@ -38,7 +38,7 @@ var testSecret = bytes.Repeat([]byte{0x42, 0x17}, 16)
 
 // fixture writes the sample's catalog, a key file and the given events to a
 // temporary directory and returns options for a release over them.
-func fixture(t *testing.T, events []byte) Options {
+func fixture(t testing.TB, events []byte) Options {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "catalog.csv"), sampledata.CatalogCSV(), 0o644))
@@ -58,7 +58,7 @@ func fixture(t *testing.T, events []byte) Options {
 	}
 }
 
-func sampleEvents(t *testing.T) []byte {
+func sampleEvents(t testing.TB) []byte {
 	t.Helper()
 	b, err := sampledata.EventsCSV()
 	require.NoError(t, err)
@@ -245,6 +245,7 @@ func TestReleaseRefusesBadOptionsBeforeDebiting(t *testing.T) {
 		{"insecure key", func(o *Options) { require.NoError(t, os.Chmod(o.KeyFile, 0o644)) }, "0600"},
 		{"bad epsilon", func(o *Options) { o.Params.Epsilon = -1 }, "Epsilon"},
 		{"threshold", func(o *Options) { o.Params.Pairs = dp.ThresholdPairs }, "not supported on Beam"},
+		{"weighted", func(o *Options) { o.Params.KeepItems = 64 }, "not supported on Beam"},
 		{"window over two periods", func(o *Options) { o.KeyPeriod = 24 * time.Hour }, "spans two key periods"},
 		{"bad header", func(o *Options) {
 			require.NoError(t, os.WriteFile(o.Events, []byte("user,item,email\n"), 0o644))
