@@ -53,6 +53,11 @@ func userID(u int) pseudonym.ID {
 // Release builds a privrec model from a split's training items. With
 // private false it is the exact (ε = ∞) model.
 func Release(s Split, items []string, params dp.Params, private bool, sampleSeed uint64) (*recommend.Model, error) {
+	return ReleaseWith(s, items, params, private, sampleSeed, recommend.ScoringOptions{})
+}
+
+// ReleaseWith is Release with scoring options.
+func ReleaseWith(s Split, items []string, params dp.Params, private bool, sampleSeed uint64, scoring recommend.ScoringOptions) (*recommend.Model, error) {
 	cat, err := catalogOf(items)
 	if err != nil {
 		return nil, err
@@ -61,7 +66,7 @@ func Release(s Split, items []string, params dp.Params, private bool, sampleSeed
 	binary.LittleEndian.PutUint64(key[:], sampleSeed+1)
 	p := params.WithDefaults()
 	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: benchWindow, MaxItemsPerUser: p.KeepItems,
-		SampleKey: key, MaxClockSkew: -1, Logger: slog.New(slog.DiscardHandler)})
+		SampleKey: key, MaxClockSkew: -1, Logger: slog.New(slog.DiscardHandler), Scoring: scoring})
 	if err != nil {
 		return nil, err
 	}

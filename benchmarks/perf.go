@@ -20,7 +20,7 @@ import (
 
 // PerfOptions configure Perf.
 type PerfOptions struct {
-	ReleaseSizes [][2]int // (users, items) to release; default 100k×10k, 1M×10k, 1M×100k
+	ReleaseSizes [][2]int // (users, items) to release; default 100k×10k, 1M×10k, 10M×10k, 1M×100k
 	QueryItems   int      // catalog size of the query model; default 100k
 	QueryUsers   int      // users behind the query model; default 300k
 	Events       int      // HMAC calls and ingested events timed; default 2M
@@ -113,7 +113,7 @@ func heapInUse() uint64 {
 // latency on a large catalog, and memory per user and per neighbour.
 func Perf(o PerfOptions) (PerfResult, error) {
 	if o.ReleaseSizes == nil {
-		o.ReleaseSizes = [][2]int{{100_000, 10_000}, {1_000_000, 10_000}, {1_000_000, 100_000}}
+		o.ReleaseSizes = [][2]int{{100_000, 10_000}, {1_000_000, 10_000}, {10_000_000, 10_000}, {1_000_000, 100_000}}
 	}
 	if o.QueryItems == 0 {
 		o.QueryItems = 100_000

@@ -62,6 +62,8 @@ type AssembleOptions struct {
 	// Ledger, when set, is the ledger's state right after the debit, for
 	// the report.
 	Ledger *dp.Summary
+	// Scoring tunes the post-processing, as CollectorOptions.Scoring.
+	Scoring ScoringOptions
 }
 
 // AssembleModel builds a model from counts released by another engine. It
@@ -111,6 +113,7 @@ func AssembleModel(cat *Catalog, counts ReleasedCounts, opts AssembleOptions) (*
 		neighbors: opts.Neighbors,
 		keyPeriod: opts.KeyPeriod,
 		builtWith: opts.BuiltWith,
+		scoring:   opts.Scoring,
 	}
 	if len(opts.Kinds) == 0 {
 		info.kinds = 1<<KindView | 1<<KindCart | 1<<KindPurchase
@@ -144,7 +147,7 @@ func AssembleModel(cat *Catalog, counts ReleasedCounts, opts AssembleOptions) (*
 				tri[triIndex(x, y, h)] = c
 			}
 		}
-		ev = headEvidenceFrom(pop, head, tri, spec.pairs.Sigma())
+		ev = headEvidenceFrom(pop, head, tri, spec.pairs.Sigma(), opts.Scoring)
 	}
 	m := assemble(cat, pop, ev, spec, info)
 	if opts.Ledger != nil {

@@ -71,6 +71,9 @@ type CollectorOptions struct {
 	// Logger receives release progress; slog.Default() when nil. privrec
 	// never logs identifiers of people.
 	Logger *slog.Logger
+	// Scoring tunes how the released counts become a model
+	// (post-processing only); the zero value is the default.
+	Scoring ScoringOptions
 	// StateDir, when set, persists the window's bounded state in one file
 	// there (see StateFile), replayed by the next NewCollector of the same
 	// window after a restart and deleted at release. Empty keeps the state
@@ -540,6 +543,7 @@ func (c *Collector) Release(ctx context.Context, ledger dp.Ledger, params dp.Par
 		neighbors: c.opts.Neighbors,
 		keyPeriod: c.keyPeriod,
 		kinds:     c.kinds,
+		scoring:   c.opts.Scoring,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recommend: release %s (budget spent): %w", charged.Release, err)
@@ -624,6 +628,7 @@ func (c *Collector) ReleaseNonPrivate(params dp.Params) (*Model, error) {
 		neighbors: c.opts.Neighbors,
 		keyPeriod: c.keyPeriod,
 		kinds:     c.kinds,
+		scoring:   c.opts.Scoring,
 	})
 }
 

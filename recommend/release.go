@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"gonum.org/v1/gonum/mat"
+
 	"github.com/privrec/privrec/dp"
 )
 
@@ -17,6 +19,24 @@ type buildInfo struct {
 	keyPeriod time.Duration
 	kinds     uint8
 	builtWith string // Report.BuiltWith; the embedded default when empty
+	scoring   ScoringOptions
+}
+
+// ScoringOptions tune the post-processing that turns released counts into
+// a model. They never change what is released or what it costs; the zero
+// value is the measured best (benchmarks/RESULTS.md, ablation).
+type ScoringOptions struct {
+	// NoShrinkage keeps every positive residual pair count as evidence,
+	// instead of the non-negative garrote at the noise's universal
+	// threshold. For ablation benchmarks: a noisy model then recommends
+	// noise.
+	NoShrinkage bool
+	// LowRank denoises the residual head pair matrix before the garrote:
+	// it keeps the eigencomponents above the noise edge 2σ·sqrt(h), with
+	// their eigenvalues shrunk for the spiked-Wigner bias, and lowers the
+	// garrote's threshold to the noise left, σ·sqrt(2r/h) for r components.
+	// Off by default: it did not help on Online Retail.
+	LowRank bool
 }
 
 // counter adds noise to counts; *dp.Counter is the private one.
@@ -82,7 +102,7 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 	if spec.pairs != nil {
 		switch spec.params.Pairs {
 		case dp.HeadPairs:
-			ev, err = headEvidence(st, itemCounts, pop, spec)
+			ev, err = headEvidence(st, itemCounts, pop, spec, info)
 		case dp.ThresholdPairs:
 			ev, err = thresholdEvidence(st, nItems, spec)
 		}
@@ -187,7 +207,7 @@ type edge struct {
 // headEvidence counts pairs among the HeadSize items with the largest released
 // counts and noises every one of them, zeros included: the head is chosen from
 // DP output, so the pair domain is public and selection spends no δ.
-func headEvidence(st *windowState, itemCounts []int64, pop []float64, spec releaseSpec) (evidence, error) {
+func headEvidence(st *windowState, itemCounts []int64, pop []float64, spec releaseSpec, info buildInfo) (evidence, error) {
 	head := HeadItems(itemCounts, spec.params.HeadSize)
 	var tri []int64
 	if p := spec.params; p.KeepItems == p.MaxItemsPerUser {
@@ -209,7 +229,7 @@ func headEvidence(st *windowState, itemCounts []int64, pop []float64, spec relea
 	if spec.observePairs != nil {
 		spec.observePairs(head, tri)
 	}
-	ev := headEvidenceFrom(pop, head, tri, spec.pairs.Sigma())
+	ev := headEvidenceFrom(pop, head, tri, spec.pairs.Sigma(), info.scoring)
 	clear(tri)
 	return ev, nil
 }
@@ -286,7 +306,7 @@ func foldHeadPairs(st *windowState, head []uint32, nItems, keep int, add func(n,
 // probability about 1/sqrt(π·ln h), and then only barely, so where pair
 // counts carry no signal the recommendations are the popular items; strong
 // pairs lose little.
-func headEvidenceFrom(pop []float64, head []uint32, tri []int64, sigma float64) evidence {
+func headEvidenceFrom(pop []float64, head []uint32, tri []int64, sigma float64, opts ScoringOptions) evidence {
 	h := len(head)
 	ev := evidence{rows: make([][]edge, len(pop)), released: len(tri)}
 	vals := make([]float64, len(tri))
@@ -310,8 +330,11 @@ func headEvidenceFrom(pop []float64, head []uint32, tri []int64, sigma float64) 
 	if den > 0 && num > 0 {
 		ev.lambda = num / den
 	}
+	if opts.LowRank && sigma > 0 && h > 2 {
+		sigma = lowRankResiduals(vals, pop, head, ev.lambda, sigma)
+	}
 	t := 0.0
-	if h > 2 {
+	if h > 2 && !opts.NoShrinkage {
 		t = sigma * math.Sqrt(2*math.Log(float64(h-1)))
 	}
 	for x := 0; x < h; x++ {
@@ -330,6 +353,48 @@ func headEvidenceFrom(pop []float64, head []uint32, tri []int64, sigma float64) 
 		ev.rows[head[x]] = row
 	}
 	return ev
+}
+
+// lowRankResiduals replaces the residuals r_xy = vals_xy − λ·n_x·n_y of
+// the head pair matrix by their projection on the eigencomponents that
+// stand out of the noise (|eigenvalue| > 2σ·sqrt(h), the edge of the
+// semicircle of a symmetric noise matrix), each eigenvalue l shrunk to the
+// θ with l = θ + σ²h/θ, and returns the noise level left, σ·sqrt(2r/h). It
+// writes the denoised counts back into vals.
+func lowRankResiduals(vals, pop []float64, head []uint32, lambda, sigma float64) float64 {
+	h := len(head)
+	a := mat.NewSymDense(h, nil)
+	for x := range h {
+		for y := x + 1; y < h; y++ {
+			a.SetSym(x, y, vals[triIndex(x, y, h)]-lambda*pop[head[x]]*pop[head[y]])
+		}
+	}
+	var es mat.EigenSym
+	if !es.Factorize(a, true) {
+		return sigma
+	}
+	values := es.Values(nil)
+	var vectors mat.Dense
+	es.VectorsTo(&vectors)
+	edge := 2 * sigma * math.Sqrt(float64(h))
+	var cols []int
+	var theta []float64
+	for i, l := range values {
+		if al := math.Abs(l); al > edge {
+			cols = append(cols, i)
+			theta = append(theta, math.Copysign((al+math.Sqrt(al*al-edge*edge))/2, l))
+		}
+	}
+	for x := range h {
+		for y := x + 1; y < h; y++ {
+			r := 0.0
+			for j, c := range cols {
+				r += theta[j] * vectors.At(x, c) * vectors.At(y, c)
+			}
+			vals[triIndex(x, y, h)] = r + lambda*pop[head[x]]*pop[head[y]]
+		}
+	}
+	return sigma * math.Sqrt(2*float64(max(len(cols), 1))/float64(h))
 }
 
 // triIndex maps x < y < h to a position in the packed upper triangle.
