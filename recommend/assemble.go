@@ -115,14 +115,9 @@ func AssembleModel(cat *Catalog, counts ReleasedCounts, opts AssembleOptions) (*
 		builtWith: opts.BuiltWith,
 		scoring:   opts.Scoring,
 	}
-	if len(opts.Kinds) == 0 {
-		info.kinds = 1<<KindView | 1<<KindCart | 1<<KindPurchase
-	}
-	for _, k := range opts.Kinds {
-		if !k.valid() {
-			return nil, fmt.Errorf("recommend: assemble: %w %d", ErrUnknownKind, k)
-		}
-		info.kinds |= 1 << k
+	var err error
+	if info.kinds, err = kindMask(opts.Kinds); err != nil {
+		return nil, fmt.Errorf("recommend: assemble: %w", err)
 	}
 
 	pop := popularity(counts.Items)

@@ -150,14 +150,9 @@ func NewCollector(cat *Catalog, opts CollectorOptions) (*Collector, error) {
 		opts.Logger = slog.Default()
 	}
 	c := &Collector{cat: cat, opts: opts, k: opts.MaxItemsPerUser}
-	if len(opts.Kinds) == 0 {
-		c.kinds = 1<<KindView | 1<<KindCart | 1<<KindPurchase
-	}
-	for _, k := range opts.Kinds {
-		if !k.valid() {
-			return nil, fmt.Errorf("recommend: CollectorOptions.Kinds: %w %d", ErrUnknownKind, k)
-		}
-		c.kinds |= 1 << k
+	var err error
+	if c.kinds, err = kindMask(opts.Kinds); err != nil {
+		return nil, fmt.Errorf("recommend: CollectorOptions.Kinds: %w", err)
 	}
 	key := opts.SampleKey
 	keyGiven := key != ([16]byte{})

@@ -31,6 +31,21 @@ func (k Kind) String() string {
 
 func (k Kind) valid() bool { return k >= KindView && k <= KindPurchase }
 
+// kindMask returns a bit per kind; all kinds when kinds is empty.
+func kindMask(kinds []Kind) (uint8, error) {
+	if len(kinds) == 0 {
+		return 1<<KindView | 1<<KindCart | 1<<KindPurchase, nil
+	}
+	var m uint8
+	for _, k := range kinds {
+		if !k.valid() {
+			return 0, fmt.Errorf("%w %d", ErrUnknownKind, k)
+		}
+		m |= 1 << k
+	}
+	return m, nil
+}
+
 // ParseKind parses the names String returns.
 func ParseKind(s string) (Kind, error) {
 	for k, name := range kindNames {
