@@ -14,7 +14,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism" // the default, in-process runner
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
 	"github.com/privrec/privrec/dp"
@@ -219,17 +218,22 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 	}
 	log.Info("privrec beam release: running pipeline", "runner", v.opts.Runner, "files", v.nFiles)
 	start := time.Now()
-	if _, err := beam.Run(ctx, v.opts.Runner, p); err != nil {
+	pr, err := beam.Run(ctx, v.opts.Runner, p)
+	if err != nil {
 		return nil, fmt.Errorf("privrec/beam: pipeline on %s: %w", v.opts.Runner, err)
 	}
 	log.Info("privrec beam release: pipeline done", "seconds", time.Since(start).Seconds())
 
-	counts, stats, err := readOutput(ctx, out, v.cat.Len(), v.params.MaxItemsPerUser > 1)
+	stats, known := lineStats(pr)
+	if !known {
+		log.Warn("privrec beam release: the runner reported no line counts", "runner", v.opts.Runner)
+	}
+	counts, err := readOutput(ctx, out, v.cat.Len(), v.params.MaxItemsPerUser > 1, &stats)
 	if err != nil {
 		return nil, fmt.Errorf("privrec/beam: read released counts: %w", err)
 	}
 	res.Stats, res.Counts = stats, counts
-	if stats.Accepted == 0 {
+	if known && stats.Accepted == 0 {
 		return res, fmt.Errorf("%w (%d bad lines)", ErrNoEvents, stats.Bad)
 	}
 	at := res.Charge.At
@@ -271,7 +275,7 @@ func construct(v *validated, out string) (*beam.Pipeline, error) {
 
 	// 1. Read, parse, check and pseudonymize at the door.
 	lines := readEvents(s.Scope("read"), v.opts.Events)
-	admitted, lineStats := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg}, lines)
+	admitted, badLines := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg}, lines)
 
 	// 2. Bound each pseudonym to K items, exactly as recommend.Collector.
 	kept := beam.ParDo(s.Scope("bound"), &boundFn{SampleKey: v.opts.SampleKey[:], K: k},
@@ -302,12 +306,9 @@ func construct(v *validated, out string) (*beam.Pipeline, error) {
 		textio.Write(ps, out+"/pairs.txt", beam.ParDo(ps, formatCount, pairCounts))
 	}
 
-	// 5. Line statistics and a few bad lines, for the caller.
-	ss := s.Scope("stats")
-	keys := beam.ParDo(ss, statKey, lineStats)
-	textio.Write(ss, out+"/stats.txt", beam.ParDo(ss, formatStat, stats.Count(ss, keys)))
-	bad := beam.ParDo(ss, badMessage, lineStats)
-	textio.Write(ss, out+"/bad.txt", beam.ParDo(ss, joinLines, beam.Combine(ss, &sampleFn{Max: 5}, bad)))
+	// 5. A few bad lines, for the caller (the counts are Beam metrics).
+	ss := s.Scope("bad")
+	textio.Write(ss, out+"/bad.txt", beam.ParDo(ss, joinLines, beam.Combine(ss, &sampleFn{Max: 5}, badLines)))
 	return p, nil
 }
 
@@ -400,71 +401,76 @@ func countParams(v *validated, c counterSpec, partitions any) pbeam.CountParams 
 	return cp
 }
 
-// readOutput reads what the pipeline wrote.
-func readOutput(ctx context.Context, dir string, nItems int, pairs bool) (recommend.ReleasedCounts, Stats, error) {
-	var rc recommend.ReleasedCounts
-	var st Stats
-	lines, err := readLines(ctx, dir+"/stats.txt")
-	if err != nil {
-		return rc, st, err
+// lineStats reads the line counts from the pipeline's metrics; known is
+// false when the runner reported none.
+func lineStats(pr beam.PipelineResult) (st Stats, known bool) {
+	if pr == nil {
+		return st, false
 	}
-	for _, l := range lines {
-		key, n, err := splitCount(l)
-		if err != nil {
-			return rc, st, err
+	for _, c := range pr.Metrics().AllMetrics().Counters() {
+		if c.Namespace() != metricsNamespace {
+			continue
 		}
-		switch key {
+		known = true
+		switch c.Name() {
 		case statAccepted:
-			st.Accepted = n
+			st.Accepted += c.Result()
 		case statSkipped:
-			st.Skipped = n
+			st.Skipped += c.Result()
 		case statBad:
-			st.Bad = n
+			st.Bad += c.Result()
 		}
 	}
+	return st, known
+}
+
+// readOutput reads what the pipeline wrote: the released counts, and a few
+// bad lines into st.
+func readOutput(ctx context.Context, dir string, nItems int, pairs bool, st *Stats) (recommend.ReleasedCounts, error) {
+	var rc recommend.ReleasedCounts
 	if st.Bad > 0 {
-		if st.FirstBad, err = readLines(ctx, dir+"/bad.txt"); err != nil {
-			return rc, st, err
+		bad, err := readLines(ctx, dir+"/bad.txt")
+		if err != nil {
+			return rc, err
 		}
-	}
-	if st.Accepted == 0 {
-		return rc, st, nil
+		st.FirstBad = bad
 	}
 	rc.Items = make([]int64, nItems)
 	seen := make([]bool, nItems)
-	if lines, err = readLines(ctx, dir+"/items.txt"); err != nil {
-		return rc, st, err
+	lines, err := readLines(ctx, dir+"/items.txt")
+	if err != nil {
+		return rc, err
 	}
 	for _, l := range lines {
 		key, n, err := splitCount(l)
 		if err != nil {
-			return rc, st, err
+			return rc, err
 		}
 		i, err := strconv.Atoi(key)
 		if err != nil || i < 0 || i >= nItems || seen[i] {
-			return rc, st, fmt.Errorf("items.txt: bad or repeated item %q", key)
+			return rc, fmt.Errorf("items.txt: bad or repeated item %q", key)
 		}
 		rc.Items[i], seen[i] = n, true
 	}
 	rc.Pairs = map[uint64]int64{}
 	if !pairs {
-		return rc, st, nil
+		return rc, nil
 	}
 	if lines, err = readLines(ctx, dir+"/pairs.txt"); err != nil {
-		return rc, st, err
+		return rc, err
 	}
 	for _, l := range lines {
 		key, n, err := splitCount(l)
 		if err != nil {
-			return rc, st, err
+			return rc, err
 		}
 		pk, err := strconv.ParseUint(key, 10, 64)
 		if err != nil {
-			return rc, st, fmt.Errorf("pairs.txt: bad pair %q", key)
+			return rc, fmt.Errorf("pairs.txt: bad pair %q", key)
 		}
 		rc.Pairs[pk] = n
 	}
-	return rc, st, nil
+	return rc, nil
 }
 
 func splitCount(line string) (string, int64, error) {

@@ -39,10 +39,7 @@ func init() {
 	register.Emitter1[int64]()
 	register.Function2x1[int64, int64, itemCount](toItemCount)
 	register.Combiner3[[]int64, itemCount, []int64](&vectorFn{})
-	register.Function2x0[string, func(string)](statKey)
-	register.Function2x0[string, func(string)](badMessage)
 	register.Function2x1[int64, int64, string](formatCount)
-	register.Function2x1[string, int, string](formatStat)
 	register.Combiner3[[]string, string, []string](&sampleFn{})
 	register.Function1x1[[]string, string](joinLines)
 	beam.RegisterType(reflect.TypeOf((*itemCount)(nil)).Elem())
@@ -158,17 +155,26 @@ func (f *wholeFileLinesFn) ProcessElement(ctx context.Context, file fileio.Reada
 	return nil
 }
 
-// Keys of the statistics the pipeline counts.
+// Names of the Beam metrics (namespace metricsNamespace) that count input
+// lines.
 const (
-	statAccepted = "accepted"
-	statSkipped  = "skipped"
-	statBad      = "bad"
+	metricsNamespace = "privrec"
+	statAccepted     = "accepted"
+	statSkipped      = "skipped"
+	statBad          = "bad"
+)
+
+var (
+	acceptedLines = beam.NewCounter(metricsNamespace, statAccepted)
+	skippedLines  = beam.NewCounter(metricsNamespace, statSkipped)
+	badLines      = beam.NewCounter(metricsNamespace, statBad)
 )
 
 // admitFn parses a line, checks the event and replaces the user ID by its
 // pseudonym: the raw ID goes no further than this function. It emits
-// (pseudonym, 4-byte item index) for an accepted event and a statistic
-// key, or "bad\t<error>", for every line.
+// (pseudonym, catalog index) for an accepted event and the error of a bad
+// line (which never contains the user ID), and counts lines in Beam
+// metrics.
 type admitFn struct {
 	Config workerConfig
 
@@ -182,11 +188,11 @@ func (f *admitFn) Setup(ctx context.Context) error {
 	return err
 }
 
-func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(string, int64), stat func(string)) error {
+func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(string, int64), bad func(string)) error {
 	e, skip, err := f.lp.Parse(line)
 	if skip {
 		if strings.TrimSpace(line) != "" && strings.TrimSpace(line) != strings.TrimSpace(f.Config.Header) {
-			stat(statSkipped)
+			skippedLines.Inc(ctx, 1)
 		}
 		return nil
 	}
@@ -195,12 +201,13 @@ func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(str
 		var idx uint32
 		id, idx, err = f.gate.Admit(e)
 		if err == nil {
-			stat(statAccepted)
+			acceptedLines.Inc(ctx, 1)
 			emit(string(id[:]), int64(idx))
 			return nil
 		}
 	}
-	stat(statBad + "\t" + err.Error())
+	badLines.Inc(ctx, 1)
+	bad(err.Error())
 	return nil
 }
 
@@ -312,22 +319,7 @@ func (f *vectorFn) MergeAccumulators(a, b []int64) []int64 {
 
 func (f *vectorFn) ExtractOutput(acc []int64) []int64 { return acc }
 
-// statKey keeps a line statistic's key.
-func statKey(stat string, emit func(string)) {
-	key, _, _ := strings.Cut(stat, "\t")
-	emit(key)
-}
-
-// badMessage keeps the error of a bad line's statistic.
-func badMessage(stat string, emit func(string)) {
-	if key, msg, ok := strings.Cut(stat, "\t"); ok && key == statBad {
-		emit(msg)
-	}
-}
-
 func formatCount(key, count int64) string { return fmt.Sprintf("%d\t%d", key, count) }
-
-func formatStat(key string, n int) string { return fmt.Sprintf("%s\t%d", key, n) }
 
 // sampleFn keeps the Max smallest distinct strings: examples of bad lines.
 type sampleFn struct{ Max int }
