@@ -17,8 +17,8 @@ type Lever struct {
 	Scoring recommend.ScoringOptions
 }
 
-// AblationLevers are the accuracy levers of issue 3, each switched against
-// the baseline (the first entry).
+// AblationLevers are the accuracy levers of issue 3 and the K sweep, each
+// switched against the baseline (the first entry).
 var AblationLevers = []Lever{
 	{Name: "baseline: Gaussian noise (zCDP), K = 16 sampled, head pairs, garrote shrinkage, item share 0.5"},
 	{Name: "per-user L2 weighting: keep up to 64 items, weighted to the norm of K = 16", Params: func(p dp.Params) dp.Params {
@@ -35,6 +35,14 @@ var AblationLevers = []Lever{
 	}},
 	{Name: "low-rank denoising of the head pair matrix", Scoring: recommend.ScoringOptions{LowRank: true}},
 	{Name: "no shrinkage: every positive residual kept", Scoring: recommend.ScoringOptions{NoShrinkage: true}},
+	{Name: "K = 4 sampled (less noise, less of each user)", Params: func(p dp.Params) dp.Params {
+		p.MaxItemsPerUser, p.KeepItems = 4, 4
+		return p
+	}},
+	{Name: "K = 32 sampled (more of each user, more noise)", Params: func(p dp.Params) dp.Params {
+		p.MaxItemsPerUser, p.KeepItems = 32, 32
+		return p
+	}},
 	{Name: "item share 0.25 (more budget on pairs)", Params: func(p dp.Params) dp.Params {
 		p.ItemShare = 0.25
 		return p
