@@ -418,21 +418,22 @@ func NewLineParser(f EventFormat, header string, opts EventReaderOptions) (*Line
 func (p *LineParser) Parse(line string) (e RawEvent, skip bool, err error) {
 	er := p.er
 	er.line = 0
-	line = strings.TrimSpace(line)
-	if line == "" {
+	trimmed := strings.TrimSpace(line)
+	if trimmed == "" {
 		return RawEvent{}, true, nil
 	}
 	if len(line) > MaxEventLine {
 		return RawEvent{}, false, &ParseError{Err: errors.New("line too long")}
 	}
 	if er.format == FormatJSONLines {
-		e, err = er.parseJSON([]byte(line))
+		e, err = er.parseJSON([]byte(trimmed))
 		return e, false, err
 	}
-	if line == p.header {
+	if trimmed == p.header {
 		return RawEvent{}, true, nil
 	}
-	r := csv.NewReader(strings.NewReader(line))
+	// Spaces belong to the fields, as in a stream; only a line ending goes.
+	r := csv.NewReader(strings.NewReader(strings.TrimRight(line, "\r\n")))
 	r.FieldsPerRecord = -1
 	rec, err := r.Read()
 	if err != nil {
