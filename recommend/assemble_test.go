@@ -94,20 +94,6 @@ func exactCounts(cat *Catalog, key [16]byte, k, headSize int, raw map[pseudonym.
 	return rc
 }
 
-// requireSameModel checks that two models hold the same popularity, scoring
-// coefficients and neighbour lists.
-func requireSameModel(t *testing.T, want, got *Model) {
-	t.Helper()
-	require.Equal(t, want.items, got.items)
-	require.Equal(t, want.pop, got.pop)
-	require.Equal(t, want.base, got.base)
-	require.Equal(t, want.nbrOff, got.nbrOff)
-	require.Equal(t, want.nbrItem, got.nbrItem)
-	require.Equal(t, want.nbrWeight, got.nbrWeight)
-	require.Equal(t, want.nbrSupport, got.nbrSupport)
-	require.Equal(t, want.smoothing, got.smoothing)
-}
-
 func TestAssembleModelEqualsReleaseNonPrivate(t *testing.T) {
 	for _, tc := range []struct{ k, head int }{{1, 20}, {4, 20}, {16, 8}, {16, 2}} {
 		t.Run(fmt.Sprintf("K=%d,head=%d", tc.k, tc.head), func(t *testing.T) {
@@ -120,7 +106,7 @@ func TestAssembleModelEqualsReleaseNonPrivate(t *testing.T) {
 			require.NoError(t, err)
 			got, err := AssembleModel(cat, rc, AssembleOptions{Params: params, Window: testWindow, BuiltWith: "test engine"})
 			require.NoError(t, err)
-			requireSameModel(t, want, got)
+			assertSameScoring(t, want, got)
 			assert.Equal(t, want.report.Released, got.report.Released)
 			assert.Equal(t, "test engine", got.Report().BuiltWith)
 			assert.False(t, got.Report().Privacy.DifferentiallyPrivate)
