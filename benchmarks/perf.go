@@ -246,6 +246,9 @@ func Perf(o PerfOptions) (PerfResult, error) {
 		for _, c := range ctxs[:200] { // warm the pool
 			_ = model.ForContextInto(&r, c, 10, recommend.QueryOptions{})
 		}
+		// Queries allocate nothing; collect the garbage of the releases
+		// above now, so that their GC does not run during the timing.
+		runtime.GC()
 		lat := make([]time.Duration, 0, 20000)
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
