@@ -128,7 +128,7 @@ func TestCollectorBoundsContributions(t *testing.T) {
 	st := state(c)
 	require.Len(t, st[heavy], k)
 
-	counts := foldItems(c.takeForTest(), cat.Len())
+	counts := c.itemCounts()
 	var total int64
 	for i, n := range counts {
 		total += n
@@ -203,7 +203,7 @@ func TestCollectorForget(t *testing.T) {
 	st := state(c)
 	assert.Len(t, st, 2)
 	assert.NotContains(t, st, sid(1))
-	counts := foldItems(c.takeForTest(), cat.Len())
+	counts := c.itemCounts()
 	assert.Equal(t, int64(2), counts[1])
 }
 

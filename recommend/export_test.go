@@ -1,5 +1,7 @@
 package recommend
 
+import "github.com/privrec/privrec/dp"
+
 // takeForTest moves the collector's state out, as Release does, without
 // debiting a ledger.
 func (c *Collector) takeForTest() *windowState {
@@ -11,4 +13,14 @@ func (c *Collector) takeForTest() *windowState {
 		s.mu.Unlock()
 	}
 	return st
+}
+
+// itemCounts takes the collector's state and counts the users per item.
+func (c *Collector) itemCounts() []int64 {
+	sums := foldItems(c.takeForTest(), c.cat.Len(), dp.Params{MaxItemsPerUser: c.k}.WithDefaults())
+	counts := make([]int64, len(sums))
+	for i, x := range sums {
+		counts[i] = int64(x)
+	}
+	return counts
 }

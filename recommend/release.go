@@ -88,7 +88,7 @@ func build(st *windowState, cat *Catalog, spec releaseSpec, info buildInfo) (*Mo
 
 	// 1. Users per item, over the public catalog: noise on every item,
 	//    zeros included, so the released set of items reveals nothing.
-	itemCounts, err := noisyItems(st, nItems, spec)
+	itemCounts, err := noisy(foldItems(st, nItems, spec.params), spec.items, spec.params)
 	if err != nil {
 		return nil, err
 	}
@@ -141,29 +141,10 @@ func assemble(cat *Catalog, pop []float64, ev evidence, spec releaseSpec, info b
 	return m
 }
 
-// foldItems counts, for each catalog item, the users who kept it.
-func foldItems(st *windowState, nItems int) []int64 {
-	counts := make([]int64, nItems)
-	st.forEachUser(func(items []uint32) {
-		for _, it := range items {
-			counts[it]++
-		}
-	})
-	return counts
-}
-
-// noisyItems returns the released item counts: exact counts plus noise, or,
-// when users keep more than K items, weighted sums plus the same noise,
-// rounded (see dp.Params.KeepItems).
-func noisyItems(st *windowState, nItems int, spec releaseSpec) ([]int64, error) {
-	p := spec.params
-	if p.KeepItems == p.MaxItemsPerUser {
-		counts := foldItems(st, nItems)
-		if err := spec.items.NoisyAll(counts); err != nil {
-			return nil, err
-		}
-		return counts, nil
-	}
+// foldItems sums, for each catalog item, the weights of the users who kept
+// it (dp.Params.Weights: 1 unless users keep more than K items, so then it
+// counts them).
+func foldItems(st *windowState, nItems int, p dp.Params) []float64 {
 	sums := make([]float64, nItems)
 	st.forEachUser(func(items []uint32) {
 		w, _ := p.Weights(len(items))
@@ -171,11 +152,23 @@ func noisyItems(st *windowState, nItems int, spec releaseSpec) ([]int64, error) 
 			sums[it] += w
 		}
 	})
-	return noisyRounded(sums, spec.items)
+	return sums
 }
 
-func noisyRounded(sums []float64, c counter) ([]int64, error) {
+// noisy releases folded sums through c. Unweighted sums are integer counts
+// and get the DP library's integer noise; weighted sums get the same noise
+// in floating point, rounded afterwards (post-processing).
+func noisy(sums []float64, c counter, p dp.Params) ([]int64, error) {
 	out := make([]int64, len(sums))
+	if p.KeepItems == p.MaxItemsPerUser {
+		for i, x := range sums {
+			out[i] = int64(x)
+		}
+		if err := c.NoisyAll(out); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
 	for i, x := range sums {
 		y, err := c.NoisyRounded(x)
 		if err != nil {
@@ -209,22 +202,9 @@ type edge struct {
 // DP output, so the pair domain is public and selection spends no δ.
 func headEvidence(st *windowState, itemCounts []int64, pop []float64, spec releaseSpec, info buildInfo) (evidence, error) {
 	head := HeadItems(itemCounts, spec.params.HeadSize)
-	var tri []int64
-	if p := spec.params; p.KeepItems == p.MaxItemsPerUser {
-		tri = foldHeadPairs(st, head, len(pop), p.KeepItems, nil)
-		if err := spec.pairs.NoisyAll(tri); err != nil {
-			return evidence{}, err
-		}
-	} else {
-		sums := make([]float64, len(head)*(len(head)-1)/2)
-		foldHeadPairs(st, head, len(pop), p.KeepItems, func(n int, at int) {
-			_, w := p.Weights(n)
-			sums[at] += w
-		})
-		var err error
-		if tri, err = noisyRounded(sums, spec.pairs); err != nil {
-			return evidence{}, err
-		}
+	tri, err := noisy(foldHeadPairs(st, head, len(pop), spec.params), spec.pairs, spec.params)
+	if err != nil {
+		return evidence{}, err
 	}
 	if spec.observePairs != nil {
 		spec.observePairs(head, tri)
@@ -254,11 +234,10 @@ func HeadItems(itemCounts []int64, size int) []uint32 {
 	return order[:h:h]
 }
 
-// foldHeadPairs counts, for each pair of head items, the users who kept
-// both, in the packed upper triangle of head positions (see triIndex). With
-// add set, it calls add(n, position) for each pair of a user with n kept
-// items instead, and returns nil.
-func foldHeadPairs(st *windowState, head []uint32, nItems, keep int, add func(n, at int)) []int64 {
+// foldHeadPairs sums, for each pair of head items, the pair weights of the
+// users who kept both (dp.Params.Weights), in the packed upper triangle of
+// head positions (see triIndex).
+func foldHeadPairs(st *windowState, head []uint32, nItems int, p dp.Params) []float64 {
 	h := len(head)
 	pos := make([]int32, nItems)
 	for i := range pos {
@@ -267,11 +246,8 @@ func foldHeadPairs(st *windowState, head []uint32, nItems, keep int, add func(n,
 	for p, it := range head {
 		pos[it] = int32(p)
 	}
-	var tri []int64
-	if add == nil {
-		tri = make([]int64, h*(h-1)/2)
-	}
-	buf := make([]int32, 0, keep)
+	sums := make([]float64, h*(h-1)/2)
+	buf := make([]int32, 0, p.KeepItems)
 	st.forEachUser(func(items []uint32) {
 		buf = buf[:0]
 		for _, it := range items {
@@ -280,17 +256,14 @@ func foldHeadPairs(st *windowState, head []uint32, nItems, keep int, add func(n,
 			}
 		}
 		slices.Sort(buf)
+		_, w := p.Weights(len(items))
 		for x := 0; x < len(buf); x++ {
 			for y := x + 1; y < len(buf); y++ {
-				if at := triIndex(int(buf[x]), int(buf[y]), h); tri != nil {
-					tri[at]++
-				} else {
-					add(len(items), at)
-				}
+				sums[triIndex(int(buf[x]), int(buf[y]), h)] += w
 			}
 		}
 	})
-	return tri
+	return sums
 }
 
 // headEvidenceFrom separates signal from noise in the released head pair
