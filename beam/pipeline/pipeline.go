@@ -171,10 +171,10 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 	v.cfg = cfg
 	// Open everything a worker opens, here, so that a bad catalog, key or
 	// window fails before the ledger is debited.
-	if _, _, err := cfg.gate(ctx); err != nil {
+	if v.cat, err = loadCatalog(ctx, opts.Catalog); err != nil {
 		return nil, fmt.Errorf("privrec/beam: %w", err)
 	}
-	if v.cat, err = loadCatalog(ctx, opts.Catalog); err != nil {
+	if _, _, err := cfg.gate(v.cat); err != nil {
 		return nil, fmt.Errorf("privrec/beam: %w", err)
 	}
 	return v, nil

@@ -97,13 +97,9 @@ func (c workerConfig) kinds() []recommend.Kind {
 	return ks
 }
 
-// gate builds the parser and the door: the same checks and pseudonyms as
-// recommend.Ingestor.
-func (c workerConfig) gate(ctx context.Context) (*recommend.LineParser, *recommend.Gate, error) {
-	cat, err := loadCatalog(ctx, c.Catalog)
-	if err != nil {
-		return nil, nil, err
-	}
+// gate builds the parser and the door for the catalog cat: the same checks
+// and pseudonyms as recommend.Ingestor.
+func (c workerConfig) gate(cat *recommend.Catalog) (*recommend.LineParser, *recommend.Gate, error) {
 	kr, err := c.keyring()
 	if err != nil {
 		return nil, nil, err
@@ -183,8 +179,11 @@ type admitFn struct {
 }
 
 func (f *admitFn) Setup(ctx context.Context) error {
-	var err error
-	f.lp, f.gate, err = f.Config.gate(ctx)
+	cat, err := loadCatalog(ctx, f.Config.Catalog)
+	if err != nil {
+		return err
+	}
+	f.lp, f.gate, err = f.Config.gate(cat)
 	return err
 }
 
@@ -399,25 +398,12 @@ func firstLine(ctx context.Context, glob string) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	buf := make([]byte, 0, 4096)
-	one := make([]byte, 1)
-	for len(buf) < recommend.MaxEventLine {
-		n, err := rd.Read(one)
-		if n == 1 {
-			if one[0] == '\n' {
-				break
-			}
-			buf = append(buf, one[0])
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return "", 0, fmt.Errorf("%s: %w", files[0], err)
-		}
+	line, err := bufio.NewReader(io.LimitReader(rd, recommend.MaxEventLine)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", 0, fmt.Errorf("%s: %w", files[0], err)
 	}
-	if len(buf) == 0 {
+	if line = strings.TrimRight(line, "\r\n"); line == "" {
 		return "", 0, fmt.Errorf("%s: empty file", files[0])
 	}
-	return strings.TrimRight(string(buf), "\r"), len(files), nil
+	return line, len(files), nil
 }
