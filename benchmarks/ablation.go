@@ -6,48 +6,48 @@ import (
 	"strings"
 
 	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // Lever is one variant of the release in an ablation: the baseline's
 // parameters and scoring with one thing changed.
 type Lever struct {
 	Name    string
-	Params  func(dp.Params) dp.Params // nil: the baseline's
-	Scoring recommend.ScoringOptions
+	Params  func(release.Options) release.Options // nil: the baseline's
+	Scoring release.ScoringOptions
 }
 
 // AblationLevers are the accuracy levers of issue 3 and the K sweep, each
 // switched against the baseline (the first entry).
 var AblationLevers = []Lever{
 	{Name: "baseline: Gaussian noise (zCDP), K = 16 sampled, head pairs, garrote shrinkage, item share 0.5"},
-	{Name: "per-user L2 weighting: keep up to 64 items, weighted to the norm of K = 16", Params: func(p dp.Params) dp.Params {
-		p.KeepItems = 64
+	{Name: "per-user L2 weighting: keep up to 64 items, weighted to the norm of K = 16", Params: func(p release.Options) release.Options {
+		p.Keep = 64
 		return p
 	}},
-	{Name: "Laplace noise, pure ε-DP composition", Params: func(p dp.Params) dp.Params {
-		p.Mechanism, p.Delta = dp.Laplace, 0
+	{Name: "Laplace noise, pure ε-DP composition", Params: func(p release.Options) release.Options {
+		p.Noise, p.Delta = dp.Laplace, 0
 		return p
 	}},
-	{Name: "threshold pairs instead of head pairs", Params: func(p dp.Params) dp.Params {
-		p.Pairs = dp.ThresholdPairs
+	{Name: "threshold pairs instead of head pairs", Params: func(p release.Options) release.Options {
+		p.Pairs = release.ThresholdPairs
 		return p
 	}},
-	{Name: "low-rank denoising of the head pair matrix", Scoring: recommend.ScoringOptions{LowRank: true}},
-	{Name: "no shrinkage: every positive residual kept", Scoring: recommend.ScoringOptions{NoShrinkage: true}},
-	{Name: "K = 4 sampled (less noise, less of each user)", Params: func(p dp.Params) dp.Params {
-		p.MaxItemsPerUser, p.KeepItems = 4, 4
+	{Name: "low-rank denoising of the head pair matrix", Scoring: release.ScoringOptions{LowRank: true}},
+	{Name: "no shrinkage: every positive residual kept", Scoring: release.ScoringOptions{NoShrinkage: true}},
+	{Name: "K = 4 sampled (less noise, less of each user)", Params: func(p release.Options) release.Options {
+		p.K, p.Keep = 4, 4
 		return p
 	}},
-	{Name: "K = 32 sampled (more of each user, more noise)", Params: func(p dp.Params) dp.Params {
-		p.MaxItemsPerUser, p.KeepItems = 32, 32
+	{Name: "K = 32 sampled (more of each user, more noise)", Params: func(p release.Options) release.Options {
+		p.K, p.Keep = 32, 32
 		return p
 	}},
-	{Name: "item share 0.25 (more budget on pairs)", Params: func(p dp.Params) dp.Params {
+	{Name: "item share 0.25 (more budget on pairs)", Params: func(p release.Options) release.Options {
 		p.ItemShare = 0.25
 		return p
 	}},
-	{Name: "item share 0.75 (more budget on items)", Params: func(p dp.Params) dp.Params {
+	{Name: "item share 0.75 (more budget on items)", Params: func(p release.Options) release.Options {
 		p.ItemShare = 0.75
 		return p
 	}},
@@ -64,11 +64,11 @@ type AblationRow struct {
 
 // AblationOptions configure Ablation.
 type AblationOptions struct {
-	Epsilons []float64 // default 1, 2, 4, 8
-	Repeats  int       // releases per lever and ε; default 3
-	Params   dp.Params // the baseline's; Epsilon is set per run
-	Levers   []Lever   // default AblationLevers
-	Cutoff   int       // default 10
+	Epsilons []float64       // default 1, 2, 4, 8
+	Repeats  int             // releases per lever and ε; default 3
+	Params   release.Options // the baseline's; Epsilon is set per run
+	Levers   []Lever         // default AblationLevers
+	Cutoff   int             // default 10
 	Progress func(string)
 }
 
@@ -88,7 +88,7 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 		o.Cutoff = 10
 	}
 	var rows []AblationRow
-	run := func(name string, p dp.Params, scoring recommend.ScoringOptions, pop bool) error {
+	run := func(name string, p release.Options, pop bool) error {
 		for _, eps := range o.Epsilons {
 			var ms []Metrics
 			for r := range o.Repeats {
@@ -96,7 +96,7 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 					o.Progress(fmt.Sprintf("ablation: %s, ε = %g, release %d/%d", name, eps, r+1, o.Repeats))
 				}
 				p.Epsilon = eps
-				m, err := ReleaseWith(s, d.Items, p, true, uint64(r+1), scoring)
+				m, err := Release(s, d.Items, p, true, uint64(r+1))
 				if err != nil {
 					return fmt.Errorf("%s at ε = %g: %w", name, eps, err)
 				}
@@ -112,13 +112,14 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 		if l.Params != nil {
 			p = l.Params(p)
 		}
-		if err := run(l.Name, p, l.Scoring, false); err != nil {
+		p.Scoring = l.Scoring
+		if err := run(l.Name, p, false); err != nil {
 			return nil, err
 		}
 	}
 	pop := o.Params
 	pop.ItemShare = 0.999
-	if err := run(DPPopularityLabel+" (reference)", pop, recommend.ScoringOptions{}, true); err != nil {
+	if err := run(DPPopularityLabel+" (reference)", pop, true); err != nil {
 		return nil, err
 	}
 	return rows, nil

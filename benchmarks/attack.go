@@ -7,18 +7,19 @@ import (
 	"math/rand/v2"
 	"slices"
 
-	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/recommend"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // AttackOptions configure DifferencingAttack.
 type AttackOptions struct {
-	Trials   int       // attacks per setting
-	Epsilons []float64 // private settings; the non-private model is always attacked too
-	Params   dp.Params // K, δ, ...; Epsilon is set per setting
-	Items    int       // the attack runs on the this many most popular items (default 100)
-	Known    int       // purchases of the target the attacker knows (default 4)
+	Trials   int             // attacks per setting
+	Epsilons []float64       // private settings; the non-private model is always attacked too
+	Params   release.Options // K, δ, ...; Epsilon is set per setting
+	Items    int             // the attack runs on the this many most popular items (default 100)
+	Known    int             // purchases of the target the attacker knows (default 4)
 	Seed     uint64
 	Progress func(string)
 }
@@ -148,9 +149,10 @@ func guess(r1, r2 *recommend.Model, items []string, known []int32) int32 {
 	for i, id := range items {
 		index[id] = i
 	}
+	var res recommend.Result
 	for _, a := range known {
 		for sign, m := range map[float64]*recommend.Model{-1: r1, 1: r2} {
-			res, err := m.Similar(items[a], len(items)-1, recommend.QueryOptions{})
+			err := m.Recommend(&res, recommend.Query{Context: []string{items[a]}, N: len(items) - 1})
 			if err != nil {
 				continue
 			}

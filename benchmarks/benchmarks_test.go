@@ -9,10 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/internal/race"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/internal/race"
+	"github.com/privrec/privrec/release"
 )
 
 type fixedScorer struct{ list []int32 }
@@ -111,7 +112,7 @@ func TestSweepAndAttackSmoke(t *testing.T) {
 		d.Users = append(d.Users, []Interaction{{g, 1}, {g + 1, 2}, {g + 2, last}})
 	}
 	s := TemporalSplit(d)
-	rows, err := AccuracySweep(d, s, SweepOptions{Epsilons: []float64{4}, Repeats: 2, Params: dp.Params{Delta: 1e-6, MaxItemsPerUser: 4, HeadSize: 30}})
+	rows, err := AccuracySweep(d, s, SweepOptions{Epsilons: []float64{4}, Repeats: 2, Params: release.Options{Delta: 1e-6, K: 4, HeadSize: 30}})
 	require.NoError(t, err)
 	byModel := map[string]Row{}
 	for _, r := range rows {
@@ -127,7 +128,7 @@ func TestSweepAndAttackSmoke(t *testing.T) {
 	assert.True(t, strings.HasPrefix(png.String(), "\x89PNG"))
 
 	attack, err := DifferencingAttack(d, RandomSplit(d, 1), AttackOptions{Trials: 20, Epsilons: []float64{1}, Items: 30, Known: 2,
-		Params: dp.Params{Delta: 1e-6, MaxItemsPerUser: 4}})
+		Params: release.Options{Delta: 1e-6, K: 4}})
 	require.NoError(t, err)
 	require.Len(t, attack, 2)
 	assert.Greater(t, attack[0].Rate, 0.5, "the non-private model leaks the new purchase")
@@ -176,7 +177,7 @@ func TestSynthSmoke(t *testing.T) {
 		assert.LessOrEqual(t, len(u), 20)
 	}
 	assert.InDelta(t, 3.75, float64(total)/2000, 1.0, "basket sizes like the real ones")
-	rows, err := ScalingCurve(s, []int{500, 2000}, 4, dp.Params{Delta: 1e-6, MaxItemsPerUser: 4, HeadSize: 40}, 1, 500, nil)
+	rows, err := ScalingCurve(s, []int{500, 2000}, 4, release.Options{Delta: 1e-6, K: 4, HeadSize: 40}, 1, 500, nil)
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	assert.Positive(t, rows[1].NonPrivate)
@@ -197,7 +198,7 @@ func TestAblationSmoke(t *testing.T) {
 		d.Users = append(d.Users, []Interaction{{g, 1}, {g + 1, 2}, {g + 2, 3}, {int32((u * 7) % 30), 4}})
 	}
 	s := RandomSplit(d, 1)
-	rows, err := Ablation(d, s, AblationOptions{Epsilons: []float64{8}, Repeats: 2, Params: dp.Params{Delta: 1e-6, MaxItemsPerUser: 2, HeadSize: 30}})
+	rows, err := Ablation(d, s, AblationOptions{Epsilons: []float64{8}, Repeats: 2, Params: release.Options{Delta: 1e-6, K: 2, HeadSize: 30}})
 	require.NoError(t, err)
 	require.Len(t, rows, len(AblationLevers)+1)
 	pop := rows[len(rows)-1]

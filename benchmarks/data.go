@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/events"
 )
 
 // Interaction is one user-item event at a time (Unix seconds).
@@ -106,28 +106,28 @@ func open(path string) (io.Reader, func(), error) {
 // one customer, one item one stock code. Malformed lines are errors naming
 // the file, line and column; Online Retail cancellations and lines without
 // a customer are dropped and counted.
-func LoadEvents(path string, format recommend.EventFormat) (*Dataset, error) {
-	return loadEvents(path, format, recommend.EventReaderOptions{})
+func LoadEvents(path string, format events.Format) (*Dataset, error) {
+	return loadEvents(path, format, events.ReaderOptions{})
 }
 
 // LoadCSV reads a generic CSV with a header naming user, item and
 // optionally time (and kind); without a time column every event is at time 0.
 func LoadCSV(path string) (*Dataset, error) {
-	d, err := loadEvents(path, recommend.FormatCSV, recommend.EventReaderOptions{DefaultTime: time.Unix(0, 0)})
+	d, err := loadEvents(path, events.FormatCSV, events.ReaderOptions{DefaultTime: time.Unix(0, 0)})
 	if d != nil {
 		d.Name = filepath.Base(path)
 	}
 	return d, err
 }
 
-func loadEvents(path string, format recommend.EventFormat, opts recommend.EventReaderOptions) (*Dataset, error) {
+func loadEvents(path string, format events.Format, opts events.ReaderOptions) (*Dataset, error) {
 	r, closeFn, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer closeFn()
 	b := newBuilder(path)
-	er := recommend.NewEventReader(r, format, opts)
+	er := events.NewReader(r, format, opts)
 	for {
 		e, err := er.Next()
 		if errors.Is(err, io.EOF) {
@@ -144,7 +144,7 @@ func loadEvents(path string, format recommend.EventFormat, opts recommend.EventR
 
 // LoadOnlineRetail reads the UCI Online Retail CSV (optionally gzipped).
 func LoadOnlineRetail(path string) (*Dataset, error) {
-	d, err := LoadEvents(path, recommend.FormatOnlineRetail)
+	d, err := LoadEvents(path, events.FormatOnlineRetail)
 	if d != nil {
 		d.Name = "Online Retail"
 	}

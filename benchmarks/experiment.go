@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/release"
 )
 
 // Row is one model's metrics at one ε, over Runs releases.
@@ -17,10 +17,10 @@ type Row struct {
 
 // SweepOptions configure AccuracySweep.
 type SweepOptions struct {
-	Epsilons []float64 // privacy budgets to sweep
-	Repeats  int       // releases per ε (noise differs each time)
-	Params   dp.Params // K, δ, head size, item share...; Epsilon is set per run
-	Cutoff   int       // k of the metrics
+	Epsilons []float64       // privacy budgets to sweep
+	Repeats  int             // releases per ε (noise differs each time)
+	Params   release.Options // K, δ, head size, item share...; Epsilon is set per run
+	Cutoff   int             // k of the metrics
 	Progress func(step string)
 }
 

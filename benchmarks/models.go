@@ -11,33 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
-
-// memLedger is an unbounded in-memory ledger for experiments.
-type memLedger struct {
-	mu      sync.Mutex
-	charges []dp.Charge
-}
-
-func (l *memLedger) Debit(_ context.Context, c dp.Charge) (dp.Charge, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	c.Seq = uint64(len(l.charges) + 1)
-	if c.At.IsZero() {
-		c.At = time.Now()
-	}
-	l.charges = append(l.charges, c)
-	return c, nil
-}
-
-func (l *memLedger) Summary(now time.Time) (dp.Summary, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return dp.Summarize(dp.Budget{Epsilon: 1e9, Delta: 0.5}, append([]dp.Charge(nil), l.charges...), now)
-}
 
 var benchWindow = recommend.Window{Start: time.Unix(0, 0).UTC(), End: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
 
@@ -50,23 +30,22 @@ func userID(u int) pseudonym.ID {
 	return id
 }
 
+// benchBudget is the cap of the experiments' in-memory ledgers: large
+// enough for any number of releases.
+var benchBudget = dp.Budget{Epsilon: 1e9, Delta: 0.5}
+
 // Release builds a privrec model from a split's training items. With
 // private false it is the exact (ε = ∞) model.
-func Release(s Split, items []string, params dp.Params, private bool, sampleSeed uint64) (*recommend.Model, error) {
-	return ReleaseWith(s, items, params, private, sampleSeed, recommend.ScoringOptions{})
-}
-
-// ReleaseWith is Release with scoring options.
-func ReleaseWith(s Split, items []string, params dp.Params, private bool, sampleSeed uint64, scoring recommend.ScoringOptions) (*recommend.Model, error) {
+func Release(s Split, items []string, o release.Options, private bool, sampleSeed uint64) (*recommend.Model, error) {
 	cat, err := catalogOf(items)
 	if err != nil {
 		return nil, err
 	}
 	var key [16]byte
 	binary.LittleEndian.PutUint64(key[:], sampleSeed+1)
-	p := params.WithDefaults()
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: benchWindow, MaxItemsPerUser: p.KeepItems,
-		SampleKey: key, MaxClockSkew: -1, Logger: slog.New(slog.DiscardHandler), Scoring: scoring})
+	o.Logger = slog.New(slog.DiscardHandler)
+	col, err := collect.New(cat, collect.Options{Window: benchWindow, Keep: o.WithDefaults().Keep,
+		SampleKey: key, MaxClockSkew: -1, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -74,15 +53,19 @@ func ReleaseWith(s Split, items []string, params dp.Params, private bool, sample
 	for u, train := range s.Train {
 		id := userID(u)
 		for _, it := range train {
-			if err := col.Add(recommend.Event{Subject: id, Item: items[it], Kind: recommend.KindPurchase, Time: at}); err != nil {
+			if err := col.Add(collect.Event{Subject: id, Item: items[it], Kind: events.KindPurchase, Time: at}); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if !private {
-		return col.ReleaseNonPrivate(p)
+		return release.Exact(col, o)
 	}
-	return col.Release(context.Background(), &memLedger{}, p)
+	ledger, err := dp.NewMemLedger(benchBudget, nil)
+	if err != nil {
+		return nil, err
+	}
+	return release.Private(context.Background(), col, ledger, o)
 }
 
 // catalogCache maps the address of an item list's first element to its
@@ -142,13 +125,11 @@ func (m *ModelScorer) Recommend(train []int32, n int, out []int32) []int32 {
 	for _, it := range train[:min(len(train), recommend.MaxContextItems)] {
 		m.ctx = append(m.ctx, m.items[it])
 	}
-	var err error
+	q := recommend.Query{Context: m.ctx, N: n}
 	if m.PopularOnly {
-		err = m.Model.PopularInto(&m.res, n, recommend.QueryOptions{Exclude: m.ctx})
-	} else {
-		err = m.Model.ForContextInto(&m.res, m.ctx, n, recommend.QueryOptions{})
+		q = recommend.Query{Exclude: m.ctx, N: n}
 	}
-	if err != nil {
+	if err := m.Model.Recommend(&m.res, q); err != nil {
 		return out
 	}
 	for _, r := range m.res.Items {
@@ -298,9 +279,7 @@ func (j *JaccardScorer) Recommend(train []int32, n int, out []int32) []int32 {
 		out = append(out, c.item)
 	}
 	if len(out) < n { // fill with popular items
-		for _, it := range j.pop.Recommend(append(slices.Clone(train), out...), n-len(out), nil) {
-			out = append(out, it)
-		}
+		out = append(out, j.pop.Recommend(append(slices.Clone(train), out...), n-len(out), nil)...)
 	}
 	return out
 }

@@ -13,9 +13,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // PerfOptions configure Perf.
@@ -86,14 +89,14 @@ func synthCatalog(items int) (*recommend.Catalog, []string, error) {
 var perfWindow = recommend.Window{Start: time.Unix(0, 0).UTC(), End: time.Unix(86400*7, 0).UTC()}
 
 // fill adds users with 16 Zipf-distributed items each.
-func fill(col *recommend.Collector, ids []string, users int, seed uint64) error {
+func fill(col *collect.Collector, ids []string, users int, seed uint64) error {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	z := newZipf(len(ids))
 	at := perfWindow.Start.Add(time.Hour)
 	for u := range users {
 		id := userID(u)
 		for range 16 {
-			if err := col.Add(recommend.Event{Subject: id, Item: ids[z.draw(rng)], Kind: recommend.KindPurchase, Time: at}); err != nil {
+			if err := col.Add(collect.Event{Subject: id, Item: ids[z.draw(rng)], Kind: events.KindPurchase, Time: at}); err != nil {
 				return err
 			}
 		}
@@ -159,28 +162,28 @@ func Perf(o PerfOptions) (PerfResult, error) {
 	if err != nil {
 		return res, err
 	}
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
+	col, err := collect.New(cat, collect.Options{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
 	if err != nil {
 		return res, err
 	}
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	if err != nil {
 		return res, err
 	}
 	at := perfWindow.Start.Add(time.Hour)
 	for _, name := range names { // warm: every user exists
-		_ = ing.Add(recommend.RawEvent{UserID: name, Item: ids[0], Kind: recommend.KindView, Time: at})
+		_ = ing.Add(events.Event{UserID: name, Item: ids[0], Kind: events.KindView, Time: at})
 	}
 	start = time.Now()
 	for i := range n {
-		_ = ing.Add(recommend.RawEvent{UserID: names[i&(len(names)-1)], Item: ids[(i*7919)%len(ids)], Kind: recommend.KindView, Time: at})
+		_ = ing.Add(events.Event{UserID: names[i&(len(names)-1)], Item: ids[(i*7919)%len(ids)], Kind: events.KindView, Time: at})
 	}
 	res.IngestPerSec = float64(n) / time.Since(start).Seconds()
 
 	// 2. Memory per active user at K = 16.
 	progress("perf: window memory")
 	before := heapInUse()
-	mem, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
+	mem, err := collect.New(cat, collect.Options{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
 	if err != nil {
 		return res, err
 	}
@@ -199,15 +202,19 @@ func Perf(o PerfOptions) (PerfResult, error) {
 		if err != nil {
 			return res, err
 		}
-		col, err := recommend.NewCollector(c, recommend.CollectorOptions{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
+		col, err := collect.New(c, collect.Options{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
 		if err != nil {
 			return res, err
 		}
 		if err := fill(col, ids, users, 5); err != nil {
 			return res, err
 		}
+		ledger, err := dp.NewMemLedger(benchBudget, nil)
+		if err != nil {
+			return res, err
+		}
 		start := time.Now()
-		if _, err := col.Release(context.Background(), &memLedger{}, dp.Params{Epsilon: 1, Delta: 1e-7}); err != nil {
+		if _, err := release.Private(context.Background(), col, ledger, release.Options{Epsilon: 1, Delta: 1e-7, Logger: quiet}); err != nil {
 			return res, err
 		}
 		res.Releases = append(res.Releases, ReleaseTiming{users, items, time.Since(start).Seconds()})
@@ -219,19 +226,19 @@ func Perf(o PerfOptions) (PerfResult, error) {
 	if err != nil {
 		return res, err
 	}
-	qcol, err := recommend.NewCollector(qc, recommend.CollectorOptions{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
+	qcol, err := collect.New(qc, collect.Options{Window: perfWindow, MaxClockSkew: -1, Logger: quiet})
 	if err != nil {
 		return res, err
 	}
 	if err := fill(qcol, qids, o.QueryUsers, 9); err != nil {
 		return res, err
 	}
-	model, err := qcol.ReleaseNonPrivate(dp.Params{HeadSize: 2000})
+	model, err := release.Exact(qcol, release.Options{HeadSize: 2000})
 	if err != nil {
 		return res, err
 	}
 	res.BytesPerNeighbor = 12 // item (uint32) + weight (float32) + support (float32), in CSR arrays
-	res.QueryModel = fmt.Sprintf("%d items, %d neighbour entries (%d synthetic users, head 2,000)", model.Len(), model.NeighborCount(), o.QueryUsers)
+	res.QueryModel = fmt.Sprintf("%d items, %d neighbour entries (%d synthetic users, head 2,000)", model.Catalog().Len(), model.Report().Contents.Neighbors, o.QueryUsers)
 	rng := rand.New(rand.NewPCG(11, 12))
 	z := newZipf(len(qids))
 	var r recommend.Result
@@ -244,7 +251,7 @@ func Perf(o PerfOptions) (PerfResult, error) {
 			}
 		}
 		for _, c := range ctxs[:200] { // warm the pool
-			_ = model.ForContextInto(&r, c, 10, recommend.QueryOptions{})
+			_ = model.Recommend(&r, recommend.Query{Context: c})
 		}
 		// Queries allocate nothing; collect the garbage of the releases
 		// above now, so that their GC does not run during the timing.
@@ -255,7 +262,7 @@ func Perf(o PerfOptions) (PerfResult, error) {
 		for range 10 {
 			for _, c := range ctxs {
 				t := time.Now()
-				_ = model.ForContextInto(&r, c, 10, recommend.QueryOptions{})
+				_ = model.Recommend(&r, recommend.Query{Context: c})
 				lat = append(lat, time.Since(t))
 			}
 		}

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/release"
 )
 
 // RunOptions configure Run. Zero values mean the defaults of privrec-bench.
@@ -25,7 +25,7 @@ type RunOptions struct {
 	AttackTrials                 int    // differencing attacks per ε (default 200)
 	Quick                        bool   // ε ∈ {1, 4}, 2 repeats, 60 attacks
 	K, HeadSize                  int    // defaults 16 and 500
-	Keep                         int    // items kept per user and weighted to the norm of K (dp.Params.KeepItems); default 64
+	Keep                         int    // items kept per user and weighted to the norm of K (release.Options.Keep); default 64
 	Perf                         bool   // also measure performance (a minute more)
 	Scaling                      bool   // also run the synthetic scaling curve (10k, 100k, 1M users; a few minutes more)
 	Ablation                     bool   // also switch each accuracy lever at ε = 1, 2, 4, 8 (a few minutes more)
@@ -111,7 +111,7 @@ func Run(o RunOptions) error {
 	if err := os.MkdirAll(resDir, 0o755); err != nil {
 		return err
 	}
-	params := dp.Params{Delta: 1e-6, MaxItemsPerUser: k, KeepItems: max(keep, k), HeadSize: head}
+	params := release.Options{Delta: 1e-6, K: k, Keep: max(keep, k), HeadSize: head}
 
 	var md bytes.Buffer
 	fmt.Fprintf(&md, "# privrec benchmark results\n\n")
@@ -120,7 +120,7 @@ func Run(o RunOptions) error {
 	fmt.Fprintf(&md, "Settings: each user counts for K = %d items (up to %d kept, weighted to the L2 norm of K; see the ablation), δ = %g, Gaussian noise, "+
 		"pairs over the %d most popular items (by the released counts), "+
 		"%d releases per ε (mean ± standard deviation), top-10 over the whole catalog with the user's training items excluded. "+
-		"\"DP popularity\" is a release at the same ε with (almost) all of the budget on item counts.\n\n", k, params.KeepItems, params.Delta, head, repeats)
+		"\"DP popularity\" is a release at the same ε with (almost) all of the budget on item counts.\n\n", k, params.Keep, params.Delta, head, repeats)
 	md.WriteString("## Datasets\n\n| dataset | users | items | interactions | lines dropped (cancellations, no customer) |\n|---|---|---|---|---|\n")
 	for _, d := range datasets {
 		fmt.Fprintf(&md, "| %s | %d | %d | %d | %d |\n", d.Name, len(d.Users), len(d.Items), d.NumInteractions(), d.Dropped)
@@ -177,7 +177,7 @@ func Run(o RunOptions) error {
 		d := datasets[0]
 		s := RandomSplit(d, 1)
 		base := params
-		base.KeepItems = base.MaxItemsPerUser // the library's default: no weighting
+		base.Keep = base.K // the library's default: no weighting
 		abl, err := Ablation(d, s, AblationOptions{Repeats: repeats, Params: base, Progress: progress})
 		if err != nil {
 			return err
@@ -313,7 +313,7 @@ func writePerf(md *bytes.Buffer, p PerfResult) {
 	fmt.Fprintf(md, "\nQuery model: %s.\n", p.QueryModel)
 }
 
-func writeScaling(md *bytes.Buffer, d *Dataset, params dp.Params, resDir string, progress func(string)) error {
+func writeScaling(md *bytes.Buffer, d *Dataset, params release.Options, resDir string, progress func(string)) error {
 	progress("scaling: fitting the synthetic generator")
 	syn, err := FitSynth(d, 500, 16)
 	if err != nil {

@@ -5,10 +5,11 @@ import (
 	"image/color"
 	"io"
 
-	"github.com/privrec/privrec/dp"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"github.com/privrec/privrec/release"
 )
 
 // ScalingRow is NDCG@10 at one number of synthetic users.
@@ -25,7 +26,7 @@ type ScalingRow struct {
 // splits each randomly 75/25, and measures NDCG@10 of privrec at ε, of
 // privrec without noise, and of DP popularity at ε. At most evalUsers test
 // users are scored per model (metrics are averages, so a sample suffices).
-func ScalingCurve(s *Synth, sizes []int, eps float64, params dp.Params, repeats, evalUsers int, progress func(string)) ([]ScalingRow, error) {
+func ScalingCurve(s *Synth, sizes []int, eps float64, params release.Options, repeats, evalUsers int, progress func(string)) ([]ScalingRow, error) {
 	var rows []ScalingRow
 	for _, n := range sizes {
 		if progress != nil {

@@ -31,12 +31,9 @@ func (c Cost) Add(o Cost) Cost {
 	}
 }
 
-// IsZero reports whether c spent nothing.
-func (c Cost) IsZero() bool { return c == Cost{} }
-
-// ErrDeltaTooSmall is returned by Cost.Epsilon when δ does not exceed the
+// errDeltaTooSmall is returned by Cost.Epsilon when δ does not exceed the
 // δ already spent by thresholding.
-var ErrDeltaTooSmall = errors.New("dp: δ is not larger than the δ spent on thresholding")
+var errDeltaTooSmall = errors.New("dp: δ is not larger than the δ spent on thresholding")
 
 // Epsilon returns the smallest ε for which c is (ε, delta)-DP, by the best of
 // the conversions that are valid for c:
@@ -54,7 +51,7 @@ func (c Cost) Epsilon(delta float64) (float64, error) {
 		return 0, fmt.Errorf("dp: δ = %v must be in [0, 1)", delta)
 	}
 	if delta < c.Delta {
-		return 0, fmt.Errorf("%w (δ = %g, thresholding spent %g)", ErrDeltaTooSmall, delta, c.Delta)
+		return 0, fmt.Errorf("%w (δ = %g, thresholding spent %g)", errDeltaTooSmall, delta, c.Delta)
 	}
 	d := delta - c.Delta
 	switch {

@@ -99,7 +99,7 @@ func TestCostEpsilon(t *testing.T) {
 	assert.InDelta(t, 10.0, eps, 1e-9)
 
 	_, err = Cost{Rho: 1, Delta: 1e-6}.Epsilon(1e-7)
-	require.ErrorIs(t, err, ErrDeltaTooSmall)
+	require.ErrorIs(t, err, errDeltaTooSmall)
 	inf, err := Cost{Rho: 1, Delta: 1e-6}.Epsilon(1e-6)
 	require.NoError(t, err)
 	assert.True(t, math.IsInf(inf, 1), "no δ left for the Gaussian part")

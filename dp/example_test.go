@@ -10,15 +10,24 @@ import (
 )
 
 func ExampleNewPlan() {
-	plan, err := dp.NewPlan(dp.Params{Epsilon: 1, Delta: 1e-6, MaxItemsPerUser: 16})
+	// Each user changes at most 16 item counts and 120 pair counts, by at
+	// most 1 each; half of the budget goes to each.
+	plan, err := dp.NewPlan(dp.PlanOptions{Epsilon: 1, Delta: 1e-6, Parts: []dp.PartSpec{
+		{Name: "item counts", L0: 16, LInf: 1, Share: 0.5},
+		{Name: "pair counts", L0: 16 * 15 / 2, LInf: 1, Share: 0.5},
+	}})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Printf("item noise σ = %.1f, pair noise σ = %.1f, ε spent = %.3f\n",
-		plan.Items.Sigma(), plan.Pairs.Sigma(), plan.Epsilon)
+	for _, p := range plan.Parts {
+		fmt.Printf("%s: σ = %.1f, ρ = %.4f\n", p.Name, p.Sigma(), p.Cost().Rho)
+	}
+	fmt.Printf("ε spent = %.3f\n", plan.Epsilon)
 	// Output:
-	// item noise σ = 23.9, pair noise σ = 65.5, ε spent = 1.000
+	// item counts: σ = 23.9, ρ = 0.0140
+	// pair counts: σ = 65.5, ρ = 0.0140
+	// ε spent = 1.000
 }
 
 func ExampleOpenFileLedger() {
@@ -32,7 +41,7 @@ func ExampleOpenFileLedger() {
 		return
 	}
 	defer ledger.Close()
-	plan, _ := dp.NewPlan(dp.Params{Epsilon: 1, Delta: 1e-6})
+	plan, _ := dp.NewPlan(dp.PlanOptions{Epsilon: 1, Delta: 1e-6, Parts: []dp.PartSpec{{Name: "counts", L0: 16, LInf: 1, Share: 1}}})
 	for i := range 3 {
 		_, err := ledger.Debit(context.Background(), dp.Charge{Release: fmt.Sprint("weekly-", i), Cost: plan.Cost, Epsilon: plan.Epsilon, Delta: 1e-6})
 		fmt.Println(i, err)
@@ -40,7 +49,7 @@ func ExampleOpenFileLedger() {
 	// Output:
 	// 0 <nil>
 	// 1 <nil>
-	// 2 dp: privacy budget exceeded: this release needs ε = 0.9996; 1.454 of the cap ε = 1.8 is already spent (δ = 1e-06, no horizon)
+	// 2 dp: privacy budget exceeded: this release needs ε = 0.9995; 1.454 of the cap ε = 1.8 is already spent (δ = 1e-06, no horizon)
 }
 
 func ExampleCost_Epsilon() {

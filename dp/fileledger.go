@@ -21,14 +21,18 @@ import (
 // ledgerMagic starts the first line of a ledger file.
 const ledgerMagic = "privrec-ledger v1 "
 
-// MaxLedgerLine bounds one record, so that a hostile file cannot exhaust memory.
-const MaxLedgerLine = 64 << 10
+// maxLedgerLine bounds one record, so that a hostile file cannot exhaust memory.
+const maxLedgerLine = 64 << 10
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrBudgetMismatch is returned when a ledger is opened with a cap other
 // than the one it was created with.
 var ErrBudgetMismatch = errors.New("dp: ledger was created with a different budget")
+
+// ErrNoBudget is returned by OpenFileLedger when the ledger file does not
+// exist yet and no Budget was given to create it with.
+var ErrNoBudget = errors.New("dp: creating a ledger needs a Budget")
 
 // LedgerOptions configures OpenFileLedger.
 type LedgerOptions struct {
@@ -104,7 +108,7 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 		if opts.Budget == (Budget{}) {
 			f.Close()
 			os.Remove(path)
-			return nil, fmt.Errorf("dp: creating ledger %s needs a Budget", path)
+			return nil, fmt.Errorf("%w: %s is new or empty", ErrNoBudget, path)
 		}
 		header, err := formatHeader(opts.Budget)
 		if err == nil {
@@ -118,7 +122,7 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 			return nil, fmt.Errorf("dp: create ledger %s: %w", path, err)
 		}
 	} else {
-		stored, charges, err := ParseLedger(data)
+		stored, charges, err := parseLedger(data)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("dp: ledger %s: %w", path, err)
@@ -135,9 +139,6 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 	return l, nil
 }
 
-// Budget returns the ledger's cap.
-func (l *FileLedger) Budget() Budget { return l.budget }
-
 func readAll(f *os.File) ([]byte, error) {
 	if _, err := f.Seek(0, 0); err != nil {
 		return nil, err
@@ -147,9 +148,9 @@ func readAll(f *os.File) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// ParseLedger decodes a whole ledger file: its budget and its charges. It
+// parseLedger decodes a whole ledger file: its budget and its charges. It
 // returns an error wrapping ErrLedgerCorrupt, naming the line, for any damage.
-func ParseLedger(data []byte) (Budget, []Charge, error) {
+func parseLedger(data []byte) (Budget, []Charge, error) {
 	var b Budget
 	if !bytes.HasPrefix(data, []byte(ledgerMagic)) {
 		return b, nil, fmt.Errorf("%w: line 1: not a privrec ledger (want %q)", ErrLedgerCorrupt, strings.TrimSpace(ledgerMagic))
@@ -197,7 +198,7 @@ func ParseLedger(data []byte) (Budget, []Charge, error) {
 
 // checkRecord verifies "<crc32c hex> <body>" and returns the body.
 func checkRecord(rec []byte) ([]byte, error) {
-	if len(rec) > MaxLedgerLine {
+	if len(rec) > maxLedgerLine {
 		return nil, errors.New("record too long")
 	}
 	if len(rec) < 10 || rec[8] != ' ' {
@@ -275,7 +276,7 @@ func (l *FileLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
 	if err != nil {
 		return Charge{}, fmt.Errorf("dp: encode charge: %w", err)
 	}
-	if len(rec) > MaxLedgerLine {
+	if len(rec) > maxLedgerLine {
 		return Charge{}, errors.New("dp: charge note too long")
 	}
 	if err := writeDurably(l.f, rec); err != nil {
@@ -326,7 +327,7 @@ func ReadLedgerFile(path string) (Budget, []Charge, error) {
 	if err != nil {
 		return Budget{}, nil, fmt.Errorf("dp: read ledger: %w", err)
 	}
-	b, ch, err := ParseLedger(data)
+	b, ch, err := parseLedger(data)
 	if err != nil {
 		return Budget{}, nil, fmt.Errorf("dp: ledger %s: %w", path, err)
 	}

@@ -21,7 +21,7 @@ var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func gaussianCharge(t *testing.T, eps float64) Charge {
 	t.Helper()
-	plan, err := NewPlan(Params{Epsilon: eps, Delta: 1e-7})
+	plan, err := NewPlan(PlanOptions{Epsilon: eps, Delta: 1e-7, Parts: []PartSpec{{Name: "counts", L0: 16, LInf: 1, Share: 1}}})
 	require.NoError(t, err)
 	return Charge{Release: "r", Cost: plan.Cost, Epsilon: plan.Epsilon, Delta: 1e-7}
 }
@@ -249,7 +249,7 @@ func FuzzParseLedger(f *testing.F) {
 	f.Add(append(bytes.Clone(header), rec[:len(rec)-3]...))
 	f.Add([]byte("privrec-ledger v1 00000000 {}\n00000000 {}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		budget, charges, err := ParseLedger(data)
+		budget, charges, err := parseLedger(data)
 		if err != nil {
 			require.ErrorIs(t, err, ErrLedgerCorrupt)
 			return
@@ -262,7 +262,7 @@ func FuzzParseLedger(f *testing.F) {
 			require.NoError(t, err)
 			out = append(out, r...)
 		}
-		b2, again, err := ParseLedger(out)
+		b2, again, err := parseLedger(out)
 		require.NoError(t, err)
 		assert.Equal(t, budget, b2)
 		assert.Equal(t, charges, again)
@@ -276,12 +276,14 @@ func TestLedgerStoresItsBudget(t *testing.T) {
 	l := openLedger(t, path, b, &now)
 	require.NoError(t, l.Close())
 
-	_, err := OpenFileLedger(filepath.Join(t.TempDir(), "new"), LedgerOptions{})
-	require.ErrorContains(t, err, "needs a Budget")
+	fresh := filepath.Join(t.TempDir(), "new")
+	_, err := OpenFileLedger(fresh, LedgerOptions{})
+	require.ErrorIs(t, err, ErrNoBudget)
+	assert.NoFileExists(t, fresh, "a refused ledger leaves no file")
 
 	same, err := OpenFileLedger(path, LedgerOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, b, same.Budget())
+	assert.Equal(t, b, same.budget)
 	require.NoError(t, same.Close())
 
 	_, err = OpenFileLedger(path, LedgerOptions{Budget: Budget{Epsilon: 20, Delta: 1e-6, Horizon: time.Hour}})

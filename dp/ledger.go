@@ -146,7 +146,7 @@ func validateCost(c Cost) error {
 			return fmt.Errorf("dp: invalid charge cost %+v: parts must be finite and >= 0", c)
 		}
 	}
-	if c.IsZero() {
+	if c == (Cost{}) {
 		return errors.New("dp: refusing an empty charge: every release spends something")
 	}
 	return nil

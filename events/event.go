@@ -19,9 +19,6 @@ const (
 
 var kindNames = [...]string{KindView: "view", KindCart: "cart", KindPurchase: "purchase"}
 
-// Kinds lists every kind, in order.
-var Kinds = []Kind{KindView, KindCart, KindPurchase}
-
 // String returns "view", "cart" or "purchase".
 func (k Kind) String() string {
 	if k.Valid() {

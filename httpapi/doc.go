@@ -1,5 +1,5 @@
 // Package httpapi serves a privrec model over HTTP, as a net/http handler
-// that a backend can mount, and optionally accepts events.
+// that a backend can mount.
 //
 // The serving handler ([NewHandler]) needs only a recommend.Recommender: no
 // keyring, no ledger, no per-user state, and it accepts no user identifier.
@@ -12,14 +12,21 @@
 //	GET  /healthz             200 when a model is loaded, 503 otherwise
 //	GET  /metrics             Prometheus text format
 //
-// Errors have one JSON shape, {"error":{"code":"...","message":"..."}}, with
-// 400 for bad requests, 404 for unknown routes, 405 for wrong methods, 413 for
-// bodies over the limit, 415 for non-JSON bodies and 503 when no model is
-// loaded. Request bodies refuse unknown fields.
+// The query endpoints answer
 //
-// The ingestion handler ([NewIngestHandler], POST /v1/events) is separate
-// because it needs the keyring: a deployment can run serving processes
-// without the key and a single ingestion process with it (least privilege).
-// It takes raw events, pseudonymizes them at the door and never logs or
-// echoes the user ID.
+//	{"items":[{"item":"22699","name":"...","category":"kitchen","score":0.76,"reason":"context",
+//	           "because":["22698"],"support":83,"explanation":"bought together with 22698"}],
+//	 "unknown":[],"fallback":false,"release":"7649f8cc8941443c"}
+//
+// Errors have one JSON shape, {"error":{"code":"...","message":"..."}}: code
+// bad_request (400), not_found (404, unknown route), method_not_allowed
+// (405), body_too_large (413), unsupported_media_type (415, a body that is
+// not JSON), no_model (503, none loaded yet) or internal (500). Request
+// bodies refuse unknown fields.
+//
+// The ingestion handler (package httpapi/ingest, POST /v1/events) is
+// separate because it needs the keyring: a deployment can run serving
+// processes without the key and a single ingestion process with it (least
+// privilege). This package does not link the keyring at all; a test fails
+// if it does.
 package httpapi

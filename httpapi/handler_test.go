@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,12 +13,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privrec/privrec/dp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/internal/httpx"
 	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
+	"github.com/privrec/privrec/release"
 )
 
 var (
@@ -35,12 +37,12 @@ func sampleModels(t testing.TB) [2]*recommend.Model {
 		for i := range models {
 			cat, err := sampledata.Catalog()
 			require.NoError(t, err)
-			col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
+			col, err := collect.New(cat, collect.Options{
 				Window: sampledata.Window, MaxClockSkew: -1, Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(t, err)
 			kr, err := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: sampledata.KeyPeriod, Epoch: sampledata.Window.Start})
 			require.NoError(t, err)
-			ing, err := recommend.NewIngestor(col, kr)
+			ing, err := collect.NewIngestor(col, kr)
 			require.NoError(t, err)
 			evs, err := sampledata.Events()
 			require.NoError(t, err)
@@ -55,7 +57,7 @@ func sampleModels(t testing.TB) [2]*recommend.Model {
 				}
 				require.NoError(t, ing.Add(e))
 			}
-			models[i], err = col.ReleaseNonPrivate(dp.Params{HeadSize: 300})
+			models[i], err = release.Exact(col, release.Options{HeadSize: 300})
 			require.NoError(t, err)
 		}
 	})
@@ -87,7 +89,7 @@ func do(t testing.TB, method, url, contentType, body string) (int, []byte) {
 
 func TestQueryEndpoints(t *testing.T) {
 	srv, _ := newTestServer(t, sampleModels(t)[0])
-	var res ResultJSON
+	var res resultJSON
 
 	code, body := do(t, "GET", srv.URL+"/v1/similar/22697?n=5", "", "")
 	require.Equal(t, 200, code, string(body))
@@ -102,7 +104,7 @@ func TestQueryEndpoints(t *testing.T) {
 	code, body = do(t, "POST", srv.URL+"/v1/recommend", "application/json",
 		`{"context":["22697","22698","nope"],"n":4,"exclude":["22699"],"exclude_categories":["christmas"]}`)
 	require.Equal(t, 200, code, string(body))
-	res = ResultJSON{}
+	res = resultJSON{}
 	require.NoError(t, json.Unmarshal(body, &res))
 	require.Len(t, res.Items, 4)
 	assert.Equal(t, []string{"nope"}, res.Unknown)
@@ -114,7 +116,7 @@ func TestQueryEndpoints(t *testing.T) {
 
 	code, body = do(t, "GET", srv.URL+"/v1/popular?n=3&category=christmas", "", "")
 	require.Equal(t, 200, code, string(body))
-	res = ResultJSON{}
+	res = resultJSON{}
 	require.NoError(t, json.Unmarshal(body, &res))
 	require.Len(t, res.Items, 3)
 	for _, it := range res.Items {
@@ -150,28 +152,28 @@ func TestErrorResponses(t *testing.T) {
 		status                          int
 		code, message                   string
 	}{
-		{"unknown route", "GET", "/v2/whatever", "", "", 404, CodeNotFound, "no such endpoint"},
-		{"wrong method", "DELETE", "/v1/popular", "", "", 405, CodeMethodNotAllowed, "use GET"},
-		{"get recommend", "GET", "/v1/recommend", "", "", 405, CodeMethodNotAllowed, "use POST"},
-		{"bad n", "GET", "/v1/popular?n=0", "", "", 400, CodeBadRequest, "n must be an integer in [1, 100]"},
-		{"huge n", "GET", "/v1/similar/22697?n=100000", "", "", 400, CodeBadRequest, "n must be"},
-		{"unknown parameter", "GET", "/v1/popular?user=alice", "", "", 400, CodeBadRequest, `unknown query parameter "user"`},
-		{"bad min_support", "GET", "/v1/popular?min_support=NaN", "", "", 400, CodeBadRequest, "min_support"},
-		{"long item", "GET", "/v1/similar/" + strings.Repeat("x", 300), "", "", 400, CodeBadRequest, "item must be"},
-		{"user field refused", "POST", "/v1/recommend", "application/json", `{"context":["22697"],"user":"alice"}`, 400, CodeBadRequest, `unknown field "user"`},
-		{"not json", "POST", "/v1/recommend", "text/plain", `context=a`, 415, CodeUnsupportedType, "application/json"},
-		{"syntax", "POST", "/v1/recommend", "application/json", `{"context":[`, 400, CodeBadRequest, "invalid JSON"},
-		{"wrong type", "POST", "/v1/recommend", "application/json", `{"context":"22697"}`, 400, CodeBadRequest, `field "context" has the wrong type`},
-		{"two values", "POST", "/v1/recommend", "application/json", `{} {}`, 400, CodeBadRequest, "one JSON value"},
-		{"too large", "POST", "/v1/recommend", "application/json", `{"context":["` + strings.Repeat("a", 5000) + `"]}`, 413, CodeTooLarge, "larger than 4096"},
-		{"too many context items", "POST", "/v1/recommend", "application/json", `{"context":[` + strings.Repeat(`"a",`, 60) + `"a"]}`, 400, CodeBadRequest, "at most 50 context items"},
-		{"negative n", "POST", "/v1/recommend", "application/json", `{"n":-1}`, 400, CodeBadRequest, "n must be"},
+		{"unknown route", "GET", "/v2/whatever", "", "", 404, httpx.CodeNotFound, "no such endpoint"},
+		{"wrong method", "DELETE", "/v1/popular", "", "", 405, httpx.CodeMethodNotAllowed, "use GET"},
+		{"get recommend", "GET", "/v1/recommend", "", "", 405, httpx.CodeMethodNotAllowed, "use POST"},
+		{"bad n", "GET", "/v1/popular?n=0", "", "", 400, httpx.CodeBadRequest, "n must be an integer in [1, 100]"},
+		{"huge n", "GET", "/v1/similar/22697?n=100000", "", "", 400, httpx.CodeBadRequest, "n must be"},
+		{"unknown parameter", "GET", "/v1/popular?user=alice", "", "", 400, httpx.CodeBadRequest, `unknown query parameter "user"`},
+		{"bad min_support", "GET", "/v1/popular?min_support=NaN", "", "", 400, httpx.CodeBadRequest, "min_support"},
+		{"long item", "GET", "/v1/similar/" + strings.Repeat("x", 300), "", "", 400, httpx.CodeBadRequest, "item must be"},
+		{"user field refused", "POST", "/v1/recommend", "application/json", `{"context":["22697"],"user":"alice"}`, 400, httpx.CodeBadRequest, `unknown field "user"`},
+		{"not json", "POST", "/v1/recommend", "text/plain", `context=a`, 415, httpx.CodeUnsupportedType, "application/json"},
+		{"syntax", "POST", "/v1/recommend", "application/json", `{"context":[`, 400, httpx.CodeBadRequest, "invalid JSON"},
+		{"wrong type", "POST", "/v1/recommend", "application/json", `{"context":"22697"}`, 400, httpx.CodeBadRequest, `field "context" has the wrong type`},
+		{"two values", "POST", "/v1/recommend", "application/json", `{} {}`, 400, httpx.CodeBadRequest, "one JSON value"},
+		{"too large", "POST", "/v1/recommend", "application/json", `{"context":["` + strings.Repeat("a", 5000) + `"]}`, 413, httpx.CodeTooLarge, "larger than 4096"},
+		{"too many context items", "POST", "/v1/recommend", "application/json", `{"context":[` + strings.Repeat(`"a",`, 60) + `"a"]}`, 400, httpx.CodeBadRequest, "at most 50 context items"},
+		{"negative n", "POST", "/v1/recommend", "application/json", `{"n":-1}`, 400, httpx.CodeBadRequest, "n must be"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := do(t, tc.method, srv.URL+tc.path, tc.ctype, tc.body)
 			assert.Equal(t, tc.status, status, string(body))
-			var eb ErrorBody
+			var eb httpx.ErrorBody
 			require.NoError(t, json.Unmarshal(body, &eb), string(body))
 			assert.Equal(t, tc.code, eb.Error.Code)
 			assert.Contains(t, eb.Error.Message, tc.message)
@@ -185,7 +187,7 @@ func TestNoModelYet(t *testing.T) {
 	for _, path := range []string{"/healthz", "/v1/popular", "/v1/privacy", "/v1/similar/x"} {
 		status, body := do(t, "GET", srv.URL+path, "", "")
 		assert.Equal(t, 503, status, path)
-		assert.Contains(t, string(body), CodeNoModel)
+		assert.Contains(t, string(body), httpx.CodeNoModel)
 	}
 	_, body := do(t, "GET", srv.URL+"/metrics", "", "")
 	assert.Contains(t, string(body), "privrec_model_loaded 0")
@@ -219,7 +221,7 @@ func TestRecommendDuringModelSwaps(t *testing.T) {
 					failed.Add(1)
 					continue
 				}
-				var res ResultJSON
+				var res resultJSON
 				if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&res) != nil || len(res.Items) != 5 {
 					failed.Add(1)
 				}
@@ -238,57 +240,6 @@ func TestRecommendDuringModelSwaps(t *testing.T) {
 	assert.Greater(t, total.Load(), int64(50))
 }
 
-type recordingSink struct {
-	mu     sync.Mutex
-	events []recommend.RawEvent
-}
-
-func (s *recordingSink) Add(e recommend.RawEvent) error {
-	if e.Item == "bad" {
-		return recommend.ErrUnknownItem
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events = append(s.events, e)
-	return nil
-}
-
-func TestIngestHandler(t *testing.T) {
-	sink := &recordingSink{}
-	var logs bytes.Buffer
-	srv := httptest.NewServer(NewIngestHandler(sink, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), MaxEventsPerRequest: 3}))
-	defer srv.Close()
-
-	status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[
-		{"user":"alice@example.com","item":"22697","kind":"cart","time":"2026-11-29T10:00:00Z"},
-		{"user":"bob@example.com","item":"bad","time":"2026-11-29T10:00:00Z"},
-		{"user":"carol@example.com","item":"22698","time":"yesterday"}]}`)
-	require.Equal(t, 200, status, string(body))
-	var resp IngestResponse
-	require.NoError(t, json.Unmarshal(body, &resp))
-	assert.Equal(t, 1, resp.Accepted)
-	require.Len(t, resp.Rejected, 2)
-	assert.Equal(t, 1, resp.Rejected[0].Index)
-	assert.Equal(t, 2, resp.Rejected[1].Index)
-	assert.Contains(t, resp.Rejected[1].Error, "RFC 3339")
-	require.Len(t, sink.events, 1)
-	assert.Equal(t, recommend.KindCart, sink.events[0].Kind)
-	for _, leak := range []string{"alice", "bob", "carol"} {
-		assert.NotContains(t, string(body), leak)
-		assert.NotContains(t, logs.String(), leak)
-	}
-
-	status, body = do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[{"user":"a","item":"b","time":"2026-11-29T10:00:00Z","email":"a@b"}]}`)
-	assert.Equal(t, 400, status)
-	assert.Contains(t, string(body), `unknown field \"email\"`)
-	status, _ = do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[{},{},{},{}]}`)
-	assert.Equal(t, 400, status)
-	status, _ = do(t, "GET", srv.URL+"/v1/events", "", "")
-	assert.Equal(t, 405, status)
-	status, _ = do(t, "GET", srv.URL+"/v1/popular", "", "")
-	assert.Equal(t, 404, status, "the ingestion handler serves no queries")
-}
-
 func FuzzRecommendRequest(f *testing.F) {
 	f.Add(`{"context":["22697"],"n":3}`)
 	f.Add(`{"context":[],"exclude":["a"],"categories":["christmas"],"min_support":1.5}`)
@@ -300,26 +251,14 @@ func FuzzRecommendRequest(f *testing.F) {
 		h.ServeHTTP(rr, httptest.NewRequest("POST", "/v1/recommend", strings.NewReader(body)))
 		switch rr.Code {
 		case 200:
-			var res ResultJSON
+			var res resultJSON
 			require.NoError(t, json.Unmarshal(rr.Body.Bytes(), &res))
 		case 400, 413:
-			var eb ErrorBody
+			var eb httpx.ErrorBody
 			require.NoError(t, json.Unmarshal(rr.Body.Bytes(), &eb))
 			require.NotEmpty(t, eb.Error.Code)
 		default:
 			t.Fatalf("status %d for %q", rr.Code, body)
 		}
-	})
-}
-
-func FuzzIngestRequest(f *testing.F) {
-	f.Add(`{"events":[{"user":"u","item":"i","kind":"view","time":"2026-11-29T10:00:00Z"}]}`)
-	f.Add(`{"events":[{"user":"","item":"","kind":"x","time":""}]}`)
-	h := NewIngestHandler(&recordingSink{}, Options{Logger: slog.New(slog.DiscardHandler)})
-	f.Fuzz(func(t *testing.T, body string) {
-		rr := httptest.NewRecorder()
-		h.ServeHTTP(rr, httptest.NewRequest("POST", "/v1/events", strings.NewReader(body)))
-		require.Contains(t, []int{200, 400, 413}, rr.Code)
-		require.True(t, json.Valid(rr.Body.Bytes()))
 	})
 }

@@ -9,11 +9,13 @@ import (
 	"unicode/utf8"
 )
 
-// Limits on catalogs.
+// Limits on catalogs: item IDs and categories are at most MaxItemIDLen
+// bytes, names at most MaxItemNameLen; a catalog holds at most ten million
+// items.
 const (
 	MaxItemIDLen   = 256
 	MaxItemNameLen = 1024
-	MaxCatalogSize = 10_000_000
+	maxCatalogSize = 10_000_000
 )
 
 // Item is one public catalog entry. Everything in a catalog is public: it is
@@ -32,6 +34,7 @@ type Item struct {
 // immutable and safe for concurrent use.
 type Catalog struct {
 	items      []Item
+	ids        []string // items[i].ID, for queries
 	index      map[string]uint32
 	categories []string         // distinct, in order of first appearance
 	catIndex   map[string]int32 // category -> position in categories
@@ -49,11 +52,8 @@ type CatalogError struct {
 func (e *CatalogError) Error() string { return fmt.Sprintf("catalog: line %d: %v", e.Line, e.Err) }
 func (e *CatalogError) Unwrap() error { return e.Err }
 
-// Errors about catalog entries, wrapped in *CatalogError.
-var (
-	ErrDuplicateItem = errors.New("duplicate item ID")
-	ErrBadItemID     = errors.New("invalid item ID")
-)
+// ErrDuplicateItem is wrapped in the *CatalogError of a repeated item ID.
+var ErrDuplicateItem = errors.New("duplicate item ID")
 
 // NewCatalog builds a catalog from items, which are copied. IDs must be
 // non-empty, valid UTF-8, at most MaxItemIDLen bytes, without control
@@ -62,11 +62,12 @@ func NewCatalog(items []Item) (*Catalog, error) {
 	if len(items) == 0 {
 		return nil, errors.New("catalog: no items")
 	}
-	if len(items) > MaxCatalogSize {
-		return nil, fmt.Errorf("catalog: %d items, more than %d", len(items), MaxCatalogSize)
+	if len(items) > maxCatalogSize {
+		return nil, fmt.Errorf("catalog: %d items, more than %d", len(items), maxCatalogSize)
 	}
 	c := &Catalog{
 		items:    make([]Item, len(items)),
+		ids:      make([]string, len(items)),
 		index:    make(map[string]uint32, len(items)),
 		catIndex: make(map[string]int32),
 		itemCat:  make([]int32, len(items)),
@@ -79,6 +80,7 @@ func NewCatalog(items []Item) (*Catalog, error) {
 			return nil, &CatalogError{i + 1, fmt.Errorf("%w %q", ErrDuplicateItem, it.ID)}
 		}
 		c.items[i] = it
+		c.ids[i] = it.ID
 		c.index[it.ID] = uint32(i)
 		c.itemCat[i] = -1
 		if it.Category != "" {
@@ -96,7 +98,7 @@ func NewCatalog(items []Item) (*Catalog, error) {
 
 func validateItem(it Item) error {
 	if err := checkText(it.ID, MaxItemIDLen, false); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadItemID, err)
+		return fmt.Errorf("invalid item ID: %v", err)
 	}
 	if err := checkText(it.Category, MaxItemIDLen, true); err != nil {
 		return fmt.Errorf("invalid category: %v", err)
@@ -160,8 +162,8 @@ func ReadCatalogCSV(r io.Reader) (*Catalog, error) {
 			return nil, fmt.Errorf("catalog: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		if len(items) >= MaxCatalogSize {
-			return nil, fmt.Errorf("catalog: line %d: more than %d items", line, MaxCatalogSize)
+		if len(items) >= maxCatalogSize {
+			return nil, fmt.Errorf("catalog: line %d: more than %d items", line, maxCatalogSize)
 		}
 		it := Item{ID: strings.TrimSpace(rec[col["id"]])}
 		if j := col["category"]; j >= 0 {
@@ -199,8 +201,16 @@ func (c *Catalog) Lookup(id string) (Item, bool) {
 	return c.items[i], true
 }
 
-// Contains reports whether id is in the catalog.
-func (c *Catalog) Contains(id string) bool { _, ok := c.index[id]; return ok }
+// Index returns the position of the item with the given ID, in the order
+// given to NewCatalog.
+func (c *Catalog) Index(id string) (int, bool) {
+	i, ok := c.index[id]
+	return int(i), ok
+}
 
 // Categories returns the distinct categories, in order of first appearance.
 func (c *Catalog) Categories() []string { return append([]string(nil), c.categories...) }
+
+// CategoryOf returns the position in Categories of item i's category, or -1
+// for an item without one.
+func (c *Catalog) CategoryOf(i int) int { return int(c.itemCat[i]) }

@@ -34,13 +34,19 @@ func TestNewCatalogRejectsBadItems(t *testing.T) {
 }
 
 func TestCatalogLookups(t *testing.T) {
-	c := testCatalog(t)
-	assert.Equal(t, 20, c.Len())
+	c, err := NewCatalog([]Item{{ID: "i00", Category: "even"}, {ID: "i01", Category: "odd"}, {ID: "i02", Category: "even"}, {ID: "i03", Category: "odd", Name: "Item 3"}, {ID: "i04"}})
+	require.NoError(t, err)
+	assert.Equal(t, 5, c.Len())
 	it, ok := c.Lookup("i03")
 	require.True(t, ok)
 	assert.Equal(t, Item{ID: "i03", Category: "odd", Name: "Item 3"}, it)
-	assert.False(t, c.Contains("nope"))
+	i, ok := c.Index("i03")
+	assert.True(t, ok)
+	assert.Equal(t, 3, i)
+	_, ok = c.Index("nope")
+	assert.False(t, ok)
 	assert.Equal(t, []string{"even", "odd"}, c.Categories())
+	assert.Equal(t, []int{0, 1, 0, 1, -1}, []int{c.CategoryOf(0), c.CategoryOf(1), c.CategoryOf(2), c.CategoryOf(3), c.CategoryOf(4)})
 }
 
 func TestReadCatalogCSV(t *testing.T) {

@@ -1,36 +1,24 @@
-// Package recommend collects pseudonymous events for one release window,
-// releases them as a differentially private Model, and serves
-// recommendations from that model and the caller's own context.
+// Package recommend serves recommendations from a released model and the
+// caller's own context. It is the last stage of privrec's data flow:
 //
-// The flow, and which capability each step needs:
+//	events → collect (pseudonymize, bound) → release (noise) → recommend (serve)
 //
-//	RawEvent ──Ingestor (keyring)──▶ Event ──Collector.Add──▶ bounded window state
-//	         ──Collector.Release (ledger)──▶ Model ──Recommender──▶ queries
+// It holds what serving needs and nothing more: the public [Catalog], the
+// release [Window], the immutable [Model] with its privacy [Report], the
+// versioned snapshot format ([Model.WriteTo], [ReadModel], [SaveModel],
+// [LoadModel]) and queries ([Model.Recommend], [Recommender]). It imports
+// neither the keyring nor the DP library: a serving process holds no key,
+// no per-user state and no budget, and a test fails if it links them.
 //
-// Step by step:
+// A [Query] carries the items of the current session or cart, supplied at
+// query time, with exclusions, category filters and a result count. The
+// model scores every item by its released popularity plus the evidence
+// beyond popularity that the release produced (for example neighbour lists
+// from noisy pair counts), filters, and explains every result: the context
+// items that contributed, or "popular" where there was no evidence.
+// Recommend allocates nothing when its Result is reused.
 //
-//   - An [Ingestor] replaces the raw user ID with its pseudonym for the
-//     window's key period and drops it. Only ingestion needs the keyring.
-//   - A [Collector] keeps, per pseudonym, at most K items (bottom-K by a keyed
-//     hash: repeated events are idempotent and collectors can be merged). It
-//     keeps no times, kinds or order: nothing but the bounded item sets that
-//     contribution bounding needs.
-//   - [Collector.Release] debits a dp.Ledger first, then folds the state into
-//     users-per-item and users-per-pair counts, adds noise with the DP
-//     library, post-processes, and wipes the state. Only release needs the
-//     ledger.
-//   - A [Model] holds the public catalog, noisy aggregates, top-N neighbour
-//     lists and a privacy [Report]; no pseudonym or user ID. It is written
-//     and read as a versioned, checksummed snapshot ([Model.WriteTo],
-//     [ReadModel]). Serving needs only a Model.
-//   - Queries ([Model.ForContext], [Model.Similar], [Model.Popular]) take the
-//     session's or cart's items at query time, filter, and explain every
-//     result. The ...Into variants allocate nothing when a Result is reused.
-//
-// # Privacy unit
-//
-// One user (one pseudonym) in one release window. Each user changes at most
-// K item counts and K(K-1)/2 pair counts, each by at most one, and the noise
-// is calibrated to exactly that. Windows must not span key periods (see
-// [NewIngestor]).
+// Models are made by the release package (release.Private, or release.Exact
+// for non-private references) or read from snapshots; NewModel is how a
+// release assembles one.
 package recommend

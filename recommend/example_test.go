@@ -2,15 +2,17 @@ package recommend_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // The whole path: pseudonymize at the door, collect a window, release with
@@ -24,9 +26,9 @@ func Example() {
 	}
 	kr, _ := pseudonym.New(secret, pseudonym.Options{PeriodLength: 7 * 24 * time.Hour})
 	cat, _ := recommend.NewCatalog([]recommend.Item{{ID: "tea"}, {ID: "cup"}, {ID: "cake"}, {ID: "mug"}})
-	col, _ := recommend.NewCollector(cat, recommend.CollectorOptions{Window: week, MaxItemsPerUser: 3, Logger: quiet,
+	col, _ := collect.New(cat, collect.Options{Window: week, Keep: 3, Logger: quiet,
 		Now: func() time.Time { return week.End }})
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -39,20 +41,18 @@ func Example() {
 			basket = []string{"cake", "mug"}
 		}
 		for _, item := range basket {
-			_ = ing.Add(recommend.RawEvent{UserID: user, Item: item, Kind: recommend.KindPurchase, Time: at})
+			_ = ing.Add(events.Event{UserID: user, Item: item, Kind: events.KindPurchase, Time: at})
 		}
 	}
 
-	dir, _ := os.MkdirTemp("", "example")
-	defer os.RemoveAll(dir)
-	ledger, _ := dp.OpenFileLedger(filepath.Join(dir, "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 4, Delta: 1e-6}, Logger: quiet})
-	defer ledger.Close()
-	model, err := col.Release(context.Background(), ledger, dp.Params{Epsilon: 1, Delta: 1e-6, MaxItemsPerUser: 3})
+	ledger, _ := dp.NewMemLedger(dp.Budget{Epsilon: 4, Delta: 1e-6}, nil) // dp.OpenFileLedger in production
+	model, err := release.Private(context.Background(), col, ledger, release.Options{Epsilon: 1, Delta: 1e-6, K: 3, Logger: quiet})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	res, _ := model.ForContext([]string{"tea"}, 1, recommend.QueryOptions{})
+	var res recommend.Result
+	_ = model.Recommend(&res, recommend.Query{Context: []string{"tea"}, N: 1})
 	r := res.Items[0]
 	fmt.Println(r.Item, "-", r.Explain())
 	fmt.Printf("ε = %.2f\n", model.Report().Privacy.Epsilon)
@@ -61,13 +61,15 @@ func Example() {
 	// ε = 1.00
 }
 
-func ExampleModel_ForContext() {
+func ExampleModel_Recommend() {
 	model, err := recommend.LoadModel("model.prm")
 	if err != nil {
 		fmt.Println("no model yet:", err != nil)
 		return
 	}
-	res, _ := model.ForContext([]string{"22697", "22698"}, 5, recommend.QueryOptions{Exclude: []string{"22699"}})
+	var res recommend.Result // reuse across requests: queries then allocate nothing
+	cart := []string{"22697", "22698"}
+	_ = model.Recommend(&res, recommend.Query{Context: cart, N: 5, Exclude: []string{"22699"}})
 	for _, r := range res.Items {
 		fmt.Println(r.Item, r.Explain())
 	}
@@ -76,11 +78,16 @@ func ExampleModel_ForContext() {
 }
 
 func ExampleRecommender() {
-	r := recommend.NewRecommender(nil)
-	var res recommend.Result // reuse across requests: queries then allocate nothing
-	err := r.PopularInto(&res, 10, recommend.QueryOptions{})
-	fmt.Println(err)
-	// later, when a new model is released or loaded: r.Swap(model)
+	r := recommend.NewRecommender(nil) // r.Swap(model) when a model is released or loaded
+	var res recommend.Result           // one per goroutine, reused: queries then allocate nothing
+	serve := func(cart []string) error {
+		m := r.Model() // the current model; a query in flight keeps the one it started with
+		if m == nil {
+			return errors.New("no model yet")
+		}
+		return m.Recommend(&res, recommend.Query{Context: cart, N: 10})
+	}
+	fmt.Println(serve([]string{"22697"}))
 	// Output:
-	// recommend: no model loaded
+	// no model yet
 }

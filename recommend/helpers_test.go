@@ -1,57 +1,39 @@
-package recommend
+package recommend_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/pseudonym"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 var (
 	testStart  = time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
-	testWindow = Window{Start: testStart, End: testStart.Add(7 * 24 * time.Hour)}
-	testNow    = func() time.Time { return testStart.Add(8 * 24 * time.Hour) }
+	testWindow = recommend.Window{Start: testStart, End: testStart.Add(7 * 24 * time.Hour)}
 )
 
 // testCatalog has 20 items "i00".."i19"; even items are "even", odd "odd",
 // and i19 has no category.
-func testCatalog(t testing.TB) *Catalog {
+func testCatalog(t testing.TB) *recommend.Catalog {
 	t.Helper()
-	items := make([]Item, 20)
+	items := make([]recommend.Item, 20)
 	for i := range items {
-		items[i] = Item{ID: fmt.Sprintf("i%02d", i), Name: fmt.Sprintf("Item %d", i)}
+		items[i] = recommend.Item{ID: fmt.Sprintf("i%02d", i), Name: fmt.Sprintf("Item %d", i)}
 		if i < 19 {
 			items[i].Category = []string{"even", "odd"}[i%2]
 		}
 	}
-	c, err := NewCatalog(items)
+	c, err := recommend.NewCatalog(items)
 	require.NoError(t, err)
 	return c
-}
-
-func testCollector(t testing.TB, cat *Catalog, k int) *Collector {
-	t.Helper()
-	c, err := NewCollector(cat, CollectorOptions{
-		Window: testWindow, MaxItemsPerUser: k, Now: testNow,
-		SampleKey: [16]byte{1, 2, 3},
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	require.NoError(t, err)
-	return c
-}
-
-func testKeyring(t testing.TB) *pseudonym.Keyring {
-	t.Helper()
-	kr, err := pseudonym.New(bytes.Repeat([]byte{7}, 32), pseudonym.Options{PeriodLength: 7 * 24 * time.Hour, Epoch: testStart})
-	require.NoError(t, err)
-	return kr
 }
 
 func sid(n int) pseudonym.ID {
@@ -60,33 +42,17 @@ func sid(n int) pseudonym.ID {
 	return id
 }
 
-func testLedger(t testing.TB) *dp.FileLedger {
+// clusteredModel releases an exact (non-private) model in which users buy
+// within clusters: {i00,i02,i04}, {i01,i03,i05}, and i10 alone; i06..i09
+// are popular alone.
+func clusteredModel(t testing.TB) *recommend.Model {
 	t.Helper()
-	l, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{
-		Budget: dp.Budget{Epsilon: 1000, Delta: 1e-3},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	c, err := collect.New(testCatalog(t), collect.Options{Window: testWindow, Keep: 4, SampleKey: [16]byte{1, 2, 3},
+		Now: func() time.Time { return testWindow.End }, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
-// nearlyExact are parameters whose noise is far below 1, so counts come out
-// exact with overwhelming probability: for unit tests of the plumbing, not of
-// privacy.
-func nearlyExact(k int) dp.Params {
-	return dp.Params{Epsilon: dp.MaxEpsilon, Delta: 1e-4, MaxItemsPerUser: k, HeadSize: 20}
-}
-
-// clusteredModel releases an exact (non-private) model in which users buy within clusters:
-// {i00,i02,i04}, {i01,i03,i05}, and i10 alone; i06..i09 are popular alone.
-func clusteredModel(t testing.TB) *Model {
-	t.Helper()
-	cat := testCatalog(t)
-	c := testCollector(t, cat, 4)
 	add := func(u int, items ...string) {
 		for _, it := range items {
-			require.NoError(t, c.Add(Event{Subject: sid(u), Item: it, Kind: KindPurchase, Time: testStart.Add(time.Hour)}))
+			require.NoError(t, c.Add(collect.Event{Subject: sid(u), Item: it, Kind: events.KindPurchase, Time: testStart.Add(time.Hour)}))
 		}
 	}
 	u := 0
@@ -107,7 +73,15 @@ func clusteredModel(t testing.TB) *Model {
 		u++
 	}
 	add(u, "i10")
-	m, err := c.ReleaseNonPrivate(dp.Params{MaxItemsPerUser: 4, HeadSize: 20})
+	m, err := release.Exact(c, release.Options{K: 4, HeadSize: 20})
 	require.NoError(t, err)
 	return m
+}
+
+// recommend runs a query and fails the test on error.
+func recommendOK(t testing.TB, m *recommend.Model, q recommend.Query) *recommend.Result {
+	t.Helper()
+	res := &recommend.Result{}
+	require.NoError(t, m.Recommend(res, q))
+	return res
 }

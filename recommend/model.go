@@ -2,50 +2,43 @@ package recommend
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
+	"math"
 	"runtime"
 	"slices"
 )
 
-// Model is a released recommendation model: noisy item popularity, per-item
-// neighbour lists derived from noisy pair counts, the public catalog, and
-// the privacy report. It holds no pseudonym, no user ID and no per-user
-// data. It is immutable and safe for concurrent queries.
+// Model is a released recommendation model: the public catalog, the noisy
+// popularity of every item, the evidence beyond popularity that the release
+// produced, and the privacy report. It holds no pseudonym, no user ID and
+// no per-user data. It is immutable and safe for concurrent queries.
+//
+// A model is built by the release package from a window's bounded state,
+// or read from a snapshot (ReadModel).
 //
 // # Scoring
 //
-// Released counts are n_i (users with item i) and ĉ_ij (users with i and
-// j); p_j = n_j / Σn is j's popularity share and s = max(1, σ) the pair
-// noise's standard deviation. The release fits λ so that λ·n_i·n_j is the
-// co-count popularity alone predicts, and keeps e_ij ≥ 0, the clear excess
-// of ĉ_ij over it (see the release code). A context's score for j is
+// A query's context (the items in a session or cart) is scored against
+// every item j as
 //
-//	Σ_i  base_i·p_j + e_ij / sqrt((n_i + s)(n_j + s))
+//	prior(context)·p_j + Σ evidence(context, j)
 //
-// over the context items i: a popularity term, whose weight base_i grows
-// with the noise, plus cosine-normalized evidence of buying together. Where
-// pair counts are noise every e_ij is zero and the score is proportional to
-// p_j: recommendations fall back to popularity smoothly, not below it.
+// where p_j = n_j / Σn is j's share of the released popularity. Each kind
+// of Evidence adds its own terms and its weight on popularity; without
+// evidence for j, j ranks by popularity. With no evidence at all the
+// ranking is exactly popularity: recommendations fall back to popularity
+// smoothly, never below it.
 type Model struct {
-	items      []string
-	names      []string
-	itemCat    []int32
-	categories []string
-	index      map[string]uint32
-	catIndex   map[string]int32
-
+	cat      *Catalog
+	ids      []string  // cat's item IDs (shared), for queries
+	itemCat  []int32   // cat's item categories (shared), for queries
 	pop      []float64 // released users per item, clamped at 0
 	popTotal float64
 	popOrder []uint32   // items by pop, descending
 	popByCat [][]uint32 // per category, items by pop, descending
-
-	smoothing  float64
-	base       []float32 // per item i: base_i
-	nbrOff     []uint32  // item i's neighbours are nbr*[nbrOff[i]:nbrOff[i+1]]
-	nbrItem    []uint32
-	nbrWeight  []float32 // e_ij / sqrt((n_i + s)(n_j + s))
-	nbrSupport []float32 // estimated co-count λ·n_i·n_j + e_ij
-
-	report Report
+	evidence []evidence // in snapshot order
+	report   Report
 
 	// scratch is a free list of per-query working memory. A channel rather
 	// than a sync.Pool: a pool is emptied at every garbage collection, and
@@ -53,37 +46,90 @@ type Model struct {
 	scratch chan *scratch
 }
 
-func newModel(cat *Catalog, pop []float64) *Model {
-	m := &Model{
-		items:      make([]string, cat.Len()),
-		names:      make([]string, cat.Len()),
-		itemCat:    slices.Clone(cat.itemCat),
-		categories: slices.Clone(cat.categories),
-		pop:        pop,
-	}
-	for i, it := range cat.items {
-		m.items[i] = it.ID
-		m.names[i] = it.Name
-	}
-	m.derive()
-	return m
+// Evidence is what a release learned beyond popularity, in a form a Model
+// scores at query time. The release package makes it (see
+// NewNeighborEvidence); the set of kinds is closed.
+type Evidence interface {
+	evidence() evidence
 }
 
-// derive computes the lookup maps and popularity orders from the stored fields.
+// evidence is one kind of evidence: how it scores a context, and how it is
+// stored in a snapshot. Each kind lives in its own file with its section.
+type evidence interface {
+	Evidence
+	// tag is the evidence's snapshot section.
+	tag() sectionTag
+	// check validates the evidence against a catalog of n items.
+	check(n int) error
+	// prior is the weight of the popularity share p_j in the score of a
+	// context (a non-empty list of catalog indexes).
+	prior(ctx []uint32) float64
+	// accumulate adds the evidence's terms for the context (known,
+	// distinct catalog indexes) to the candidates in sc, ignoring evidence
+	// whose support is below minSupport (sc.touch and touched.add).
+	accumulate(sc *scratch, ctx []uint32, minSupport float64)
+	// count adds what the evidence holds to the report's contents.
+	count(c *Contents)
+	// encode writes the section's payload.
+	encode(e *encoder)
+}
+
+// NewModel assembles a model from a release's outputs: the catalog, the
+// released (noisy) number of users per catalog item, the evidence beyond
+// popularity (at most one of each kind), and the report that describes the
+// release. Popularity values must be finite and ≥ 0 (clamp noisy counts
+// first). It is the release package's way of making models; NewModel
+// itself adds no noise and checks no privacy claim: the report states what
+// the release did. The report's Contents are filled in from what the model
+// holds.
+func NewModel(cat *Catalog, popularity []float64, report Report, ev ...Evidence) (*Model, error) {
+	if cat == nil {
+		return nil, errors.New("recommend: model needs a catalog")
+	}
+	if len(popularity) != cat.Len() {
+		return nil, fmt.Errorf("recommend: %d popularity values for a catalog of %d items", len(popularity), cat.Len())
+	}
+	for i, p := range popularity {
+		if !finiteNonNeg(p) {
+			return nil, fmt.Errorf("recommend: popularity of item %d is %v, want a finite number >= 0", i, p)
+		}
+	}
+	if report.Format == "" {
+		report.Format = ReportFormat
+	}
+	if report.Format != ReportFormat {
+		return nil, fmt.Errorf("recommend: report format %q, want %q", report.Format, ReportFormat)
+	}
+	m := &Model{cat: cat, pop: slices.Clone(popularity), report: report.clone()}
+	m.report.Contents = Contents{Items: cat.Len()}
+	seen := map[sectionTag]bool{}
+	for _, e := range ev {
+		if e == nil {
+			continue
+		}
+		x := e.evidence()
+		if seen[x.tag()] {
+			return nil, fmt.Errorf("recommend: two evidences of kind %s", x.tag())
+		}
+		seen[x.tag()] = true
+		if err := x.check(cat.Len()); err != nil {
+			return nil, fmt.Errorf("recommend: %s evidence: %w", x.tag(), err)
+		}
+		m.evidence = append(m.evidence, x)
+		x.count(&m.report.Contents)
+	}
+	m.derive()
+	return m, nil
+}
+
+// derive computes the popularity orders and query buffers.
 func (m *Model) derive() {
-	m.index = make(map[string]uint32, len(m.items))
-	for i, id := range m.items {
-		m.index[id] = uint32(i)
-	}
-	m.catIndex = make(map[string]int32, len(m.categories))
-	for i, c := range m.categories {
-		m.catIndex[c] = int32(i)
-	}
+	m.ids, m.itemCat = m.cat.ids, m.cat.itemCat
 	m.popTotal = 0
 	for _, p := range m.pop {
 		m.popTotal += p
 	}
-	m.popOrder = make([]uint32, len(m.items))
+	m.popOrder = make([]uint32, len(m.pop))
 	for i := range m.popOrder {
 		m.popOrder[i] = uint32(i)
 	}
@@ -93,7 +139,7 @@ func (m *Model) derive() {
 		}
 		return cmp.Compare(a, b)
 	})
-	m.popByCat = make([][]uint32, len(m.categories))
+	m.popByCat = make([][]uint32, len(m.cat.categories))
 	for _, it := range m.popOrder {
 		if c := m.itemCat[it]; c >= 0 {
 			m.popByCat[c] = append(m.popByCat[c], it)
@@ -102,39 +148,20 @@ func (m *Model) derive() {
 	m.scratch = make(chan *scratch, 2*runtime.GOMAXPROCS(0))
 }
 
+// Catalog returns the model's catalog.
+func (m *Model) Catalog() *Catalog { return m.cat }
+
 // Report returns the model's privacy report.
 func (m *Model) Report() Report { return m.report.clone() }
-
-// Len returns the number of items in the model.
-func (m *Model) Len() int { return len(m.items) }
-
-// Item returns the catalog entry of item i (0 <= i < Len()).
-func (m *Model) Item(i int) Item {
-	it := Item{ID: m.items[i], Name: m.names[i]}
-	if c := m.itemCat[i]; c >= 0 {
-		it.Category = m.categories[c]
-	}
-	return it
-}
-
-// Lookup returns the catalog entry of the item with the given ID.
-func (m *Model) Lookup(id string) (Item, bool) {
-	i, ok := m.index[id]
-	if !ok {
-		return Item{}, false
-	}
-	return m.Item(int(i)), true
-}
 
 // Popularity returns the released (noisy, clamped) number of users who had
 // the item in the window, and whether the item is known.
 func (m *Model) Popularity(id string) (float64, bool) {
-	i, ok := m.index[id]
+	i, ok := m.cat.index[id]
 	if !ok {
 		return 0, false
 	}
 	return m.pop[i], true
 }
 
-// NeighborCount returns the total number of neighbour entries.
-func (m *Model) NeighborCount() int { return len(m.nbrItem) }
+func finiteNonNeg(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 }

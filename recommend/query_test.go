@@ -1,4 +1,4 @@
-package recommend
+package recommend_test
 
 import (
 	"encoding/json"
@@ -7,12 +7,14 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/privrec/privrec/internal/race"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/internal/race"
+	"github.com/privrec/privrec/recommend"
 )
 
-func ids(res *Result) []string {
+func ids(res *recommend.Result) []string {
 	out := make([]string, len(res.Items))
 	for i, r := range res.Items {
 		out[i] = r.Item
@@ -22,13 +24,12 @@ func ids(res *Result) []string {
 
 func TestSimilarFindsBoughtTogether(t *testing.T) {
 	m := clusteredModel(t)
-	res, err := m.Similar("i00", 3, QueryOptions{})
-	require.NoError(t, err)
+	res := recommendOK(t, m, recommend.Query{Context: []string{"i00"}, N: 3})
 	require.Len(t, res.Items, 3)
 	assert.Equal(t, "i02", res.Items[0].Item, "80 users have i00 and i02")
 	assert.Equal(t, "i04", res.Items[1].Item)
 	for _, r := range res.Items[:2] {
-		assert.Equal(t, ReasonContext, r.Reason)
+		assert.Equal(t, recommend.ReasonContext, r.Reason)
 		assert.Equal(t, []string{"i00"}, r.BecauseItems())
 		assert.Equal(t, "bought together with i00", r.Explain())
 		assert.Greater(t, r.Support, 50.0)
@@ -36,43 +37,40 @@ func TestSimilarFindsBoughtTogether(t *testing.T) {
 	assert.False(t, res.Fallback)
 	assert.Empty(t, res.Unknown)
 	// The third result has no pair evidence: it is the most popular other item.
-	assert.Equal(t, ReasonPopular, res.Items[2].Reason)
+	assert.Equal(t, recommend.ReasonPopular, res.Items[2].Reason)
 	assert.Greater(t, res.Items[1].Score, res.Items[2].Score)
 }
 
 func TestForContextCombinesContextItems(t *testing.T) {
 	m := clusteredModel(t)
-	res, err := m.ForContext([]string{"i00", "i01", "unknown-sku", "i00"}, 4, QueryOptions{})
-	require.NoError(t, err)
+	res := recommendOK(t, m, recommend.Query{Context: []string{"i00", "i01", "unknown-sku", "i00"}, N: 4})
 	assert.Equal(t, []string{"unknown-sku"}, res.Unknown)
 	got := ids(res)
 	assert.Subset(t, got, []string{"i02", "i03", "i04", "i05"})
 	assert.NotContains(t, got, "i00", "context items are never recommended")
 	for _, r := range res.Items {
-		assert.Equal(t, ReasonContext, r.Reason)
+		assert.Equal(t, recommend.ReasonContext, r.Reason)
 		assert.Len(t, r.BecauseItems(), 1)
 	}
 }
 
 func TestEmptyAndUnknownContextFallsBackToPopular(t *testing.T) {
 	m := clusteredModel(t)
-	pop, err := m.Popular(5, QueryOptions{})
-	require.NoError(t, err)
-	assert.False(t, pop.Fallback)
-	for _, ctx := range [][]string{{}, {"nope", "zilch"}} {
-		res, err := m.ForContext(ctx, 5, QueryOptions{})
-		require.NoError(t, err)
+	pop := recommendOK(t, m, recommend.Query{N: 5})
+	assert.False(t, pop.Fallback, "a query without context asks for popular items")
+	assert.Equal(t, ids(pop), ids(recommendOK(t, m, recommend.Query{Context: []string{}, N: 5})), "nil and empty contexts are the same")
+	for _, ctx := range [][]string{{"nope"}, {"nope", "zilch"}} {
+		res := recommendOK(t, m, recommend.Query{Context: ctx, N: 5})
 		assert.True(t, res.Fallback)
 		assert.Equal(t, ids(pop), ids(res))
 		for _, r := range res.Items {
-			assert.Equal(t, ReasonPopular, r.Reason)
+			assert.Equal(t, recommend.ReasonPopular, r.Reason)
 			assert.Equal(t, "popular with other shoppers", r.Explain())
 		}
 	}
 	// i10 was bought once: it has no released pairs, so its "similar" items
 	// are the popular ones.
-	res, err := m.Similar("i10", 3, QueryOptions{})
-	require.NoError(t, err)
+	res := recommendOK(t, m, recommend.Query{Context: []string{"i10"}, N: 3})
 	assert.True(t, res.Fallback)
 	// Popular itself is ordered by released counts: i00 and i02 (80 users) first.
 	assert.ElementsMatch(t, []string{"i00", "i02"}, ids(pop)[:2])
@@ -80,42 +78,40 @@ func TestEmptyAndUnknownContextFallsBackToPopular(t *testing.T) {
 
 func TestQueryFilters(t *testing.T) {
 	m := clusteredModel(t)
+	ctx := []string{"i00"}
 	cases := []struct {
 		name    string
-		opts    QueryOptions
-		ctx     []string
+		q       recommend.Query
 		allowed func(id string) bool
 	}{
-		{"exclude", QueryOptions{Exclude: []string{"i02", "unknown"}}, []string{"i00"},
+		{"exclude", recommend.Query{Exclude: []string{"i02", "unknown"}},
 			func(id string) bool { return id != "i02" && id != "i00" }},
-		{"category allow", QueryOptions{Categories: []string{"odd"}}, []string{"i00"},
+		{"category allow", recommend.Query{Categories: []string{"odd"}},
 			func(id string) bool { return id[2]%2 == 1 && id != "i19" }},
-		{"unknown category allows nothing", QueryOptions{Categories: []string{"purple"}}, []string{"i00"},
+		{"unknown category allows nothing", recommend.Query{Categories: []string{"purple"}},
 			func(string) bool { return false }},
-		{"category deny", QueryOptions{ExcludeCategories: []string{"even"}}, []string{"i00"},
+		{"category deny", recommend.Query{ExcludeCategories: []string{"even"}},
 			func(id string) bool { return id[2]%2 == 1 || id == "i19" || id[1] == '1' && id[2]%2 == 1 }},
-		{"available", QueryOptions{Available: func(id string) bool { return id != "i04" }}, []string{"i00"},
+		{"available", recommend.Query{Available: func(id string) bool { return id != "i04" }},
 			func(id string) bool { return id != "i04" && id != "i00" }},
-		{"min support", QueryOptions{MinSupport: 50}, []string{"i00"},
+		{"min support", recommend.Query{MinSupport: 50},
 			func(id string) bool { return id == "i02" || id == "i04" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := m.ForContext(tc.ctx, 20, tc.opts)
-			require.NoError(t, err)
-			for _, r := range res.Items {
+			q := tc.q
+			q.N, q.Context = 20, ctx
+			for _, r := range recommendOK(t, m, q).Items {
 				assert.True(t, tc.allowed(r.Item), "%s not allowed", r.Item)
 			}
-			pop, err := m.Popular(20, tc.opts)
-			require.NoError(t, err)
-			for _, r := range pop.Items {
-				assert.True(t, tc.allowed(r.Item) || containsString(tc.ctx, r.Item), "popular %s not allowed", r.Item)
+			q.Context = nil
+			for _, r := range recommendOK(t, m, q).Items {
+				assert.True(t, tc.allowed(r.Item) || containsString(ctx, r.Item), "popular %s not allowed", r.Item)
 			}
 		})
 	}
 	// Popular within one category uses that category's ranking.
-	res, err := m.Popular(3, QueryOptions{Categories: []string{"odd"}})
-	require.NoError(t, err)
+	res := recommendOK(t, m, recommend.Query{N: 3, Categories: []string{"odd"}})
 	assert.Equal(t, "i01", res.Items[0].Item)
 }
 
@@ -130,49 +126,51 @@ func containsString(s []string, v string) bool {
 
 func TestQueryRejectsBadArguments(t *testing.T) {
 	m := clusteredModel(t)
-	for _, n := range []int{0, -1, MaxResults + 1} {
-		_, err := m.Popular(n, QueryOptions{})
-		require.ErrorIs(t, err, ErrBadQuery)
+	var res recommend.Result
+	for _, n := range []int{-1, recommend.MaxResults + 1} {
+		require.ErrorIs(t, m.Recommend(&res, recommend.Query{N: n}), recommend.ErrBadQuery)
 	}
-	_, err := m.ForContext(make([]string, MaxContextItems+1), 5, QueryOptions{})
-	require.ErrorIs(t, err, ErrBadQuery)
+	require.ErrorIs(t, m.Recommend(&res, recommend.Query{Context: make([]string, recommend.MaxContextItems+1)}), recommend.ErrBadQuery)
+	// N = 0 means the default.
+	require.NoError(t, m.Recommend(&res, recommend.Query{}))
+	assert.Len(t, res.Items, 10, "N = 0 means 10")
 	// Hostile strings are just unknown items.
-	res, err := m.ForContext([]string{"", "\xff", strings.Repeat("x", 1<<20)}, 5, QueryOptions{})
-	require.NoError(t, err)
+	require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{"", "\xff", strings.Repeat("x", 1<<20)}, N: 5}))
 	assert.Len(t, res.Unknown, 3)
 	assert.True(t, res.Fallback)
 }
 
 func TestRecommendationJSON(t *testing.T) {
-	r := Recommendation{Item: "i02", Score: 0.5, Reason: ReasonContext, Because: [MaxExplain]string{"i00", "i01"}, Support: 80}
+	r := recommend.Recommendation{Item: "i02", Score: 0.5, Reason: recommend.ReasonContext, Because: [recommend.MaxExplain]string{"i00", "i01"}, Support: 80}
 	b, err := json.Marshal(r)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"item":"i02","score":0.5,"reason":"context","because":["i00","i01"],"support":80,
 		"explanation":"bought together with i00 and i01"}`, string(b))
-	r3 := Recommendation{Reason: ReasonContext, Because: [MaxExplain]string{"a", "b", "c"}}
+	r3 := recommend.Recommendation{Reason: recommend.ReasonContext, Because: [recommend.MaxExplain]string{"a", "b", "c"}}
 	assert.Equal(t, "bought together with a, b and c", r3.Explain())
 }
 
-func TestForContextIntoAllocatesNothing(t *testing.T) {
+func TestRecommendAllocatesNothing(t *testing.T) {
 	if race.Enabled {
 		t.Skip("allocation counts are meaningless under -race; .ci/run runs this test without -race")
 	}
 	m := clusteredModel(t)
-	var res Result
-	ctx := []string{"i00", "i01", "unknown"}
-	opts := QueryOptions{Exclude: []string{"i03"}, Categories: []string{"even", "odd"}}
-	require.NoError(t, m.ForContextInto(&res, ctx, 5, opts))
-	assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = m.ForContextInto(&res, ctx, 5, opts) }))
-	assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = m.SimilarInto(&res, "i00", 5, opts) }))
-	assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = m.PopularInto(&res, 5, opts) }))
+	var res recommend.Result
+	q := recommend.Query{Context: []string{"i00", "i01", "unknown"}, N: 5, Exclude: []string{"i03"}, Categories: []string{"even", "odd"}}
+	one := recommend.Query{Context: []string{"i00"}, N: 5, MinSupport: 3, Available: func(string) bool { return true }}
+	popular := recommend.Query{N: 5, ExcludeCategories: []string{"odd"}}
+	for _, q := range []recommend.Query{q, one, popular} {
+		require.NoError(t, m.Recommend(&res, q))
+		assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = m.Recommend(&res, q) }))
+	}
 }
 
 // Queries keep working, with no error, while models are swapped under them.
 func TestRecommenderHotSwap(t *testing.T) {
 	a, b := clusteredModel(t), clusteredModel(t)
-	r := NewRecommender(nil)
-	var res Result
-	require.ErrorIs(t, r.ForContextInto(&res, nil, 3, QueryOptions{}), ErrNoModel)
+	r := recommend.NewRecommender(nil)
+	assert.Nil(t, r.Model())
+	assert.Nil(t, r.Swap(nil), "swapping in nil is ignored")
 	r.Swap(a)
 	var failures atomic.Int64
 	var wg sync.WaitGroup
@@ -181,14 +179,14 @@ func TestRecommenderHotSwap(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var res Result
+			var res recommend.Result
 			for {
 				select {
 				case <-stop:
 					return
 				default:
 				}
-				if err := r.ForContextInto(&res, []string{"i00"}, 3, QueryOptions{}); err != nil || len(res.Items) != 3 {
+				if err := r.Model().Recommend(&res, recommend.Query{Context: []string{"i00"}, N: 3}); err != nil || len(res.Items) != 3 {
 					failures.Add(1)
 				}
 			}
@@ -207,15 +205,33 @@ func TestRecommenderHotSwap(t *testing.T) {
 	assert.Same(t, a, r.Swap(nil))
 }
 
-func BenchmarkForContext(b *testing.B) {
+func BenchmarkRecommend(b *testing.B) {
 	m := clusteredModel(b)
 	for _, ctx := range [][]string{{"i00"}, {"i00", "i01", "i02", "i03", "i05"}} {
 		b.Run(strings.Join(ctx, "+"), func(b *testing.B) {
-			var res Result
+			var res recommend.Result
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = m.ForContextInto(&res, ctx, 10, QueryOptions{})
+				_ = m.Recommend(&res, recommend.Query{Context: ctx, N: 10})
 			}
 		})
+	}
+}
+
+// A reused Result holds no references to a previous, longer answer.
+func TestReusedResultKeepsNothingStale(t *testing.T) {
+	m := clusteredModel(t)
+	var res recommend.Result
+	require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{"i00"}, N: 10}))
+	require.Len(t, res.Items, 10)
+	require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{"i01"}, N: 3}))
+	require.Len(t, res.Items, 3)
+	for i, r := range res.Items[3:10] {
+		assert.Zero(t, r, "entry %d beyond the answer", 3+i)
+	}
+	require.Error(t, m.Recommend(&res, recommend.Query{N: -1}))
+	assert.Empty(t, res.Items)
+	for i, r := range res.Items[:3] {
+		assert.Zero(t, r, "entry %d after a refused query", i)
 	}
 }

@@ -1,12 +1,6 @@
 package recommend
 
-import (
-	"errors"
-	"sync/atomic"
-)
-
-// ErrNoModel is returned by a Recommender that has no model yet.
-var ErrNoModel = errors.New("recommend: no model loaded")
+import "sync/atomic"
 
 // Recommender serves queries from the current Model and lets a new one be
 // swapped in atomically: queries running during a swap finish on the model
@@ -35,38 +29,3 @@ func (r *Recommender) Swap(m *Model) *Model {
 
 // Model returns the current model, or nil.
 func (r *Recommender) Model() *Model { return r.cur.Load() }
-
-func (r *Recommender) model() (*Model, error) {
-	m := r.cur.Load()
-	if m == nil {
-		return nil, ErrNoModel
-	}
-	return m, nil
-}
-
-// ForContextInto answers from the current model; see Model.ForContextInto.
-func (r *Recommender) ForContextInto(res *Result, context []string, n int, opts QueryOptions) error {
-	m, err := r.model()
-	if err != nil {
-		return err
-	}
-	return m.ForContextInto(res, context, n, opts)
-}
-
-// SimilarInto answers from the current model; see Model.SimilarInto.
-func (r *Recommender) SimilarInto(res *Result, item string, n int, opts QueryOptions) error {
-	m, err := r.model()
-	if err != nil {
-		return err
-	}
-	return m.SimilarInto(res, item, n, opts)
-}
-
-// PopularInto answers from the current model; see Model.PopularInto.
-func (r *Recommender) PopularInto(res *Result, n int, opts QueryOptions) error {
-	m, err := r.model()
-	if err != nil {
-		return err
-	}
-	return m.PopularInto(res, n, opts)
-}

@@ -12,91 +12,137 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/privrec/privrec/internal/fsutil"
 )
 
-// Snapshot format, version 1. All integers little-endian.
+// Snapshot format, version 2. All integers little-endian.
 //
-//	magic       8 bytes  "PRIVRECM"
-//	version     u32      1
-//	flags       u32      0
-//	report      u32 length + JSON of Report
-//	nItems      u32
-//	nCats       u32
-//	categories  nCats × (u16 length + UTF-8)
-//	items       nItems × (u16 length + ID, u16 length + name, i32 category or -1)
-//	smoothing   f64
-//	popularity  nItems × f64
-//	base        nItems × f32
-//	nbrOff      (nItems+1) × u32, nbrOff[0] = 0, non-decreasing
-//	nbrItem     nnz × u32      (nnz = nbrOff[nItems])
-//	nbrWeight   nnz × f32
-//	nbrSupport  nnz × f32
-//	checksum    32 bytes: SHA-256 of every byte before it
+//	magic     8 bytes  "PRIVRECM"
+//	version   u32      2
+//	flags     u32      0
+//	sections  each: tag (4 ASCII bytes), u64 payload length, payload
+//	checksum  32 bytes: SHA-256 of every byte before it
+//
+// The sections, in this order:
+//
+//	"RPRT"  the Report as JSON
+//	"CATL"  the catalog: u32 nCats, nCats × (u16 length + UTF-8);
+//	        u32 nItems, nItems × (u16 length + ID, u16 length + name,
+//	        i32 category or -1)
+//	"POPL"  popularity: nItems × f64
+//
+// then one section per kind of evidence the model holds, each at most once,
+// in any order:
+//
+//	"NBRS"  neighbour lists: base nItems × f32; offsets (nItems+1) × u32,
+//	        from 0, non-decreasing; then nnz = offsets[nItems] entries of
+//	        item u32, weight f32, support f32 (three arrays)
 //
 // A snapshot holds the public catalog, noisy aggregates derived from it and
-// the privacy report: no pseudonym, no user ID and no per-user data.
+// the privacy report: no pseudonym, no user ID and no per-user data. A
+// decoder refuses unknown sections (a model written by a newer privrec).
+//
+// Version 1 (privrec before the release mechanisms became named parts) is
+// refused with an error that says to rebuild the model: its report does not
+// say what each part spent.
 const (
 	snapshotMagic   = "PRIVRECM"
-	snapshotVersion = 1
+	snapshotVersion = 2
 	// MaxSnapshotSize bounds what ReadModel accepts.
 	MaxSnapshotSize = 4 << 30
 )
 
+// sectionTag names a snapshot section.
+type sectionTag [4]byte
+
+func (t sectionTag) String() string { return string(t[:]) }
+
+var (
+	tagReport     = sectionTag{'R', 'P', 'R', 'T'}
+	tagCatalog    = sectionTag{'C', 'A', 'T', 'L'}
+	tagPopularity = sectionTag{'P', 'O', 'P', 'L'}
+	tagNeighbors  = sectionTag{'N', 'B', 'R', 'S'}
+)
+
+// evidenceDecoders reads each kind of evidence's section for a catalog of n
+// items.
+var evidenceDecoders = map[sectionTag]func(d *decoder, n int) (evidence, error){
+	tagNeighbors: func(d *decoder, n int) (evidence, error) { return decodeNeighbors(d, n) },
+}
+
 // ErrBadSnapshot is wrapped by every snapshot decoding error.
 var ErrBadSnapshot = errors.New("recommend: bad model snapshot")
 
+// encoder writes little-endian values to a buffered writer.
+type encoder struct {
+	w       *bufio.Writer
+	scratch [8]byte
+}
+
+func (e *encoder) u16(v uint16) {
+	binary.LittleEndian.PutUint16(e.scratch[:], v)
+	e.w.Write(e.scratch[:2])
+}
+func (e *encoder) u32(v uint32) {
+	binary.LittleEndian.PutUint32(e.scratch[:], v)
+	e.w.Write(e.scratch[:4])
+}
+func (e *encoder) u64(v uint64) {
+	binary.LittleEndian.PutUint64(e.scratch[:], v)
+	e.w.Write(e.scratch[:8])
+}
+func (e *encoder) f32(v float32) { e.u32(math.Float32bits(v)) }
+func (e *encoder) f64(v float64) { e.u64(math.Float64bits(v)) }
+func (e *encoder) str(s string)  { e.u16(uint16(len(s))); e.w.WriteString(s) }
+
+// section writes one section: its payload goes to a buffer first, for the
+// length.
+func (e *encoder) section(tag sectionTag, payload func(e *encoder)) {
+	var buf bytes.Buffer
+	inner := &encoder{w: bufio.NewWriter(&buf)}
+	payload(inner)
+	inner.w.Flush()
+	e.w.Write(tag[:])
+	e.u64(uint64(buf.Len()))
+	e.w.Write(buf.Bytes())
+}
+
 // WriteTo writes the model's snapshot to w.
 func (m *Model) WriteTo(w io.Writer) (int64, error) {
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(w, h)}
-	bw := bufio.NewWriterSize(cw, 64<<10)
-	le := binary.LittleEndian
-	var scratch [8]byte
-	u16 := func(v uint16) { le.PutUint16(scratch[:], v); bw.Write(scratch[:2]) }
-	u32 := func(v uint32) { le.PutUint32(scratch[:], v); bw.Write(scratch[:4]) }
-	f64 := func(v float64) { le.PutUint64(scratch[:], math.Float64bits(v)); bw.Write(scratch[:8]) }
-	f32 := func(v float32) { le.PutUint32(scratch[:], math.Float32bits(v)); bw.Write(scratch[:4]) }
-	str := func(s string) { u16(uint16(len(s))); bw.WriteString(s) }
-
 	rep, err := json.Marshal(m.report)
 	if err != nil {
 		return 0, fmt.Errorf("recommend: encode report: %w", err)
 	}
-	bw.WriteString(snapshotMagic)
-	u32(snapshotVersion)
-	u32(0)
-	u32(uint32(len(rep)))
-	bw.Write(rep)
-	u32(uint32(len(m.items)))
-	u32(uint32(len(m.categories)))
-	for _, c := range m.categories {
-		str(c)
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(w, h)}
+	e := &encoder{w: bufio.NewWriterSize(cw, 64<<10)}
+	e.w.WriteString(snapshotMagic)
+	e.u32(snapshotVersion)
+	e.u32(0)
+	e.section(tagReport, func(e *encoder) { e.w.Write(rep) })
+	e.section(tagCatalog, func(e *encoder) {
+		e.u32(uint32(len(m.cat.categories)))
+		for _, c := range m.cat.categories {
+			e.str(c)
+		}
+		e.u32(uint32(len(m.cat.items)))
+		for i, it := range m.cat.items {
+			e.str(it.ID)
+			e.str(it.Name)
+			e.u32(uint32(m.cat.itemCat[i]))
+		}
+	})
+	e.section(tagPopularity, func(e *encoder) {
+		for _, p := range m.pop {
+			e.f64(p)
+		}
+	})
+	for _, ev := range m.evidence {
+		e.section(ev.tag(), ev.encode)
 	}
-	for i, id := range m.items {
-		str(id)
-		str(m.names[i])
-		u32(uint32(m.itemCat[i]))
-	}
-	f64(m.smoothing)
-	for _, p := range m.pop {
-		f64(p)
-	}
-	for _, b := range m.base {
-		f32(b)
-	}
-	for _, o := range m.nbrOff {
-		u32(o)
-	}
-	for _, j := range m.nbrItem {
-		u32(j)
-	}
-	for _, x := range m.nbrWeight {
-		f32(x)
-	}
-	for _, x := range m.nbrSupport {
-		f32(x)
-	}
-	if err := bw.Flush(); err != nil {
+	if err := e.w.Flush(); err != nil {
 		return cw.n, fmt.Errorf("recommend: write snapshot: %w", err)
 	}
 	n, err := w.Write(h.Sum(nil))
@@ -128,11 +174,6 @@ func ReadModel(r io.Reader) (*Model, error) {
 	if len(data) > MaxSnapshotSize {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrBadSnapshot, MaxSnapshotSize)
 	}
-	return DecodeModel(data)
-}
-
-// DecodeModel decodes a snapshot held in memory; see ReadModel.
-func DecodeModel(data []byte) (*Model, error) {
 	m, err := decodeModel(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
@@ -141,7 +182,8 @@ func DecodeModel(data []byte) (*Model, error) {
 }
 
 // SaveModel writes the snapshot to path atomically: to a temporary file in
-// the same directory, fsync'd, then renamed over path.
+// the same directory, fsync'd, renamed over path, and the directory
+// fsync'd.
 func SaveModel(m *Model, path string) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".privrec-model-*")
@@ -164,6 +206,9 @@ func SaveModel(m *Model, path string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("recommend: save model: %w", err)
 	}
+	if err := fsutil.SyncDir(dir); err != nil {
+		return fmt.Errorf("recommend: save model: %w", err)
+	}
 	return nil
 }
 
@@ -181,63 +226,65 @@ func LoadModel(path string) (*Model, error) {
 	return m, nil
 }
 
-type reader struct {
+// decoder reads little-endian values; the first failure sticks in err.
+type decoder struct {
 	b   []byte
 	err error
 }
 
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
+func (d *decoder) take(n uint64) []byte {
+	if d.err != nil {
 		return nil
 	}
-	if n < 0 || n > len(r.b) {
-		r.err = errors.New("truncated")
+	if n > uint64(len(d.b)) {
+		d.err = errors.New("truncated")
 		return nil
 	}
-	out := r.b[:n]
-	r.b = r.b[n:]
+	out := d.b[:n]
+	d.b = d.b[n:]
 	return out
 }
 
-func (r *reader) u16() uint16 {
-	if b := r.take(2); b != nil {
+func (d *decoder) u16() uint16 {
+	if b := d.take(2); b != nil {
 		return binary.LittleEndian.Uint16(b)
 	}
 	return 0
 }
 
-func (r *reader) u32() uint32 {
-	if b := r.take(4); b != nil {
+func (d *decoder) u32() uint32 {
+	if b := d.take(4); b != nil {
 		return binary.LittleEndian.Uint32(b)
 	}
 	return 0
 }
 
-func (r *reader) f64() float64 {
-	if b := r.take(8); b != nil {
-		return math.Float64frombits(binary.LittleEndian.Uint64(b))
+func (d *decoder) u64() uint64 {
+	if b := d.take(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
 	}
 	return 0
 }
 
-func (r *reader) f32() float32 {
-	if b := r.take(4); b != nil {
-		return math.Float32frombits(binary.LittleEndian.Uint32(b))
-	}
-	return 0
-}
-
-func (r *reader) str() string { return string(r.take(int(r.u16()))) }
+func (d *decoder) f32() float32 { return math.Float32frombits(d.u32()) }
+func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
+func (d *decoder) str() string  { return string(d.take(uint64(d.u16()))) }
 
 // need fails unless n records of at least size bytes each can still follow.
-func (r *reader) need(n uint32, size int) bool {
-	if r.err == nil && uint64(n)*uint64(size) > uint64(len(r.b)) {
-		r.err = fmt.Errorf("count %d exceeds the remaining %d bytes", n, len(r.b))
+func (d *decoder) need(n uint64, size int) bool {
+	if d.err == nil && (n > math.MaxUint32 || n*uint64(size) > uint64(len(d.b))) {
+		d.err = fmt.Errorf("count %d exceeds the remaining %d bytes", n, len(d.b))
 	}
-	return r.err == nil
+	return d.err == nil
 }
 
-func finiteNonNeg(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) && v >= 0 }
+// done fails unless every byte was read.
+func (d *decoder) done() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d unexpected trailing bytes", len(d.b))
+	}
+	return d.err
+}
 
 func decodeModel(data []byte) (*Model, error) {
 	const headerLen = len(snapshotMagic) + 8
@@ -247,126 +294,177 @@ func decodeModel(data []byte) (*Model, error) {
 	if string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return nil, errors.New("not a privrec model (bad magic)")
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != snapshotVersion {
+	switch v := binary.LittleEndian.Uint32(data[8:]); v {
+	case snapshotVersion:
+	case 1:
+		return nil, errors.New("snapshot format 1 was written by an earlier privrec and cannot be read: its report does not say what each part of the release spent. Rebuild the model from the events (privrec build)")
+	default:
 		return nil, fmt.Errorf("unsupported version %d (this build reads %d)", v, snapshotVersion)
 	}
 	body, sum := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
 	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
 		return nil, errors.New("checksum mismatch (corrupted or truncated)")
 	}
-	r := &reader{b: body[len(snapshotMagic)+4:]}
-	if flags := r.u32(); flags != 0 {
+	d := &decoder{b: body[len(snapshotMagic)+4:]}
+	if flags := d.u32(); flags != 0 {
 		return nil, fmt.Errorf("unknown flags %#x", flags)
 	}
-	m := &Model{}
-	repLen := r.u32()
-	if !r.need(repLen, 1) {
-		return nil, r.err
+	next := func() (sectionTag, *decoder, error) {
+		var tag sectionTag
+		copy(tag[:], d.take(4))
+		n := d.u64()
+		payload := d.take(n)
+		if d.err != nil {
+			return tag, nil, fmt.Errorf("section %q: %v", tag, d.err)
+		}
+		return tag, &decoder{b: payload}, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(r.take(int(repLen))))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m.report); err != nil {
+	want := func(w sectionTag) (*decoder, error) {
+		tag, sd, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if tag != w {
+			return nil, fmt.Errorf("section %q where %q belongs", tag, w)
+		}
+		return sd, nil
+	}
+
+	var rep Report
+	sd, err := want(tagReport)
+	if err != nil {
+		return nil, err
+	}
+	if err := strictJSON(sd.b, &rep); err != nil {
 		return nil, fmt.Errorf("report: %v", err)
 	}
-	if m.report.Format != ReportFormat {
-		return nil, fmt.Errorf("report format %q, want %q", m.report.Format, ReportFormat)
+	if rep.Format != ReportFormat {
+		return nil, fmt.Errorf("report format %q, want %q", rep.Format, ReportFormat)
 	}
-	nItems, nCats := r.u32(), r.u32()
-	if nItems == 0 || nItems > MaxCatalogSize {
-		return nil, fmt.Errorf("item count %d out of range", nItems)
+	if sd, err = want(tagCatalog); err != nil {
+		return nil, err
 	}
-	// Per item at least: ID (2+1), name (2), category (4), popularity (8), base (4), offset (4).
-	if !r.need(nCats, 2) || !r.need(nItems, 3+2+4+8+4+4) {
-		return nil, r.err
+	cat, err := decodeCatalog(sd)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %v", err)
 	}
-	m.categories = make([]string, nCats)
-	seenCat := make(map[string]bool, nCats)
-	for i := range m.categories {
-		c := r.str()
-		if err := checkText(c, MaxItemIDLen, false); r.err == nil && (err != nil || seenCat[c]) {
-			return nil, fmt.Errorf("category %d invalid or duplicate", i)
-		}
-		seenCat[c] = true
-		m.categories[i] = c
+	if sd, err = want(tagPopularity); err != nil {
+		return nil, err
 	}
-	m.items = make([]string, nItems)
-	m.names = make([]string, nItems)
-	m.itemCat = make([]int32, nItems)
-	for i := range m.items {
-		it := Item{ID: r.str(), Name: r.str()}
-		cat := int32(r.u32())
-		if r.err != nil {
-			return nil, r.err
-		}
-		if err := validateItem(it); err != nil {
-			return nil, fmt.Errorf("item %d: %v", i, err)
-		}
-		if cat < -1 || cat >= int32(nCats) {
-			return nil, fmt.Errorf("item %d: category %d out of range", i, cat)
-		}
-		m.items[i], m.names[i], m.itemCat[i] = it.ID, it.Name, cat
+	n := cat.Len()
+	if !sd.need(uint64(n), 8) {
+		return nil, fmt.Errorf("popularity: %v", sd.err)
 	}
-	m.smoothing = r.f64()
-	if !finiteNonNeg(m.smoothing) || m.smoothing <= 0 {
-		return nil, fmt.Errorf("smoothing %v invalid", m.smoothing)
-	}
-	m.pop = make([]float64, nItems)
-	for i := range m.pop {
-		if m.pop[i] = r.f64(); !finiteNonNeg(m.pop[i]) {
+	pop := make([]float64, n)
+	for i := range pop {
+		if pop[i] = sd.f64(); !finiteNonNeg(pop[i]) {
 			return nil, fmt.Errorf("popularity of item %d invalid", i)
 		}
 	}
-	if !r.need(nItems, 4) {
-		return nil, r.err
+	if err := sd.done(); err != nil {
+		return nil, fmt.Errorf("popularity: %v", err)
 	}
-	m.base = make([]float32, nItems)
-	for i := range m.base {
-		if m.base[i] = r.f32(); !finiteNonNeg(float64(m.base[i])) {
-			return nil, fmt.Errorf("base of item %d invalid", i)
+	var evs []Evidence
+	seen := map[sectionTag]bool{}
+	for len(d.b) > 0 {
+		tag, sd, err := next()
+		if err != nil {
+			return nil, err
+		}
+		dec, ok := evidenceDecoders[tag]
+		if !ok {
+			return nil, fmt.Errorf("unknown section %q (written by a newer privrec?)", tag)
+		}
+		if seen[tag] {
+			return nil, fmt.Errorf("section %q twice", tag)
+		}
+		seen[tag] = true
+		ev, err := dec(sd, n)
+		if err == nil {
+			err = sd.done()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("section %q: %v", tag, err)
+		}
+		evs = append(evs, ev)
+	}
+	return NewModel(cat, pop, rep, evs...)
+}
+
+func decodeCatalog(d *decoder) (*Catalog, error) {
+	nCats := d.u32()
+	if !d.need(uint64(nCats), 2) {
+		return nil, d.err
+	}
+	cats := make([]string, nCats)
+	seen := make(map[string]bool, nCats)
+	for i := range cats {
+		c := d.str()
+		if err := checkText(c, MaxItemIDLen, false); d.err == nil && (err != nil || seen[c]) {
+			return nil, fmt.Errorf("category %d invalid or duplicate", i)
+		}
+		seen[c] = true
+		cats[i] = c
+	}
+	nItems := d.u32()
+	if nItems == 0 || nItems > maxCatalogSize {
+		return nil, fmt.Errorf("item count %d out of range", nItems)
+	}
+	// Per item at least: ID (2+1), name (2), category (4).
+	if !d.need(uint64(nItems), 3+2+4) {
+		return nil, d.err
+	}
+	items := make([]Item, nItems)
+	for i := range items {
+		items[i] = Item{ID: d.str(), Name: d.str()}
+		ci := int32(d.u32())
+		if d.err != nil {
+			return nil, d.err
+		}
+		if ci < -1 || ci >= int32(nCats) {
+			return nil, fmt.Errorf("item %d: category %d out of range", i, ci)
+		}
+		if ci >= 0 {
+			items[i].Category = cats[ci]
 		}
 	}
-	m.nbrOff = make([]uint32, nItems+1)
-	for i := range m.nbrOff {
-		m.nbrOff[i] = r.u32()
-		if r.err == nil && ((i == 0 && m.nbrOff[0] != 0) || (i > 0 && m.nbrOff[i] < m.nbrOff[i-1])) {
-			return nil, fmt.Errorf("neighbour offsets not increasing at %d", i)
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	cat, err := NewCatalog(items)
+	if err != nil {
+		return nil, err
+	}
+	// NewCatalog orders categories by first use; a snapshot may list one
+	// that no item uses, or in another order: both are refused, so that a
+	// catalog has one encoding.
+	if !equalStrings(cat.categories, cats) {
+		return nil, errors.New("categories are not listed in order of first use")
+	}
+	return cat, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
 		}
 	}
-	nnz := m.nbrOff[nItems]
-	if !r.need(nnz, 12) {
-		return nil, r.err
+	return true
+}
+
+// strictJSON decodes exactly one JSON value into v, refusing unknown fields.
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
 	}
-	m.nbrItem = make([]uint32, nnz)
-	m.nbrWeight = make([]float32, nnz)
-	m.nbrSupport = make([]float32, nnz)
-	for k := range m.nbrItem {
-		if m.nbrItem[k] = r.u32(); m.nbrItem[k] >= nItems {
-			return nil, fmt.Errorf("neighbour %d: item out of range", k)
-		}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
 	}
-	for k := range m.nbrWeight {
-		if m.nbrWeight[k] = r.f32(); !finiteNonNeg(float64(m.nbrWeight[k])) {
-			return nil, fmt.Errorf("neighbour %d: weight invalid", k)
-		}
-	}
-	for k := range m.nbrSupport {
-		if m.nbrSupport[k] = r.f32(); !finiteNonNeg(float64(m.nbrSupport[k])) {
-			return nil, fmt.Errorf("neighbour %d: support invalid", k)
-		}
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%d unexpected trailing bytes", len(r.b))
-	}
-	seen := make(map[string]struct{}, nItems)
-	for i, id := range m.items {
-		if _, dup := seen[id]; dup {
-			return nil, fmt.Errorf("item %d: duplicate ID", i)
-		}
-		seen[id] = struct{}{}
-	}
-	m.derive()
-	return m, nil
+	return nil
 }

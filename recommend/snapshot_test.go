@@ -1,17 +1,20 @@
-package recommend
+package recommend_test
 
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/recommend"
 )
 
-func snapshotBytes(t testing.TB, m *Model) []byte {
+func snapshotBytes(t testing.TB, m *recommend.Model) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	n, err := m.WriteTo(&buf)
@@ -20,45 +23,31 @@ func snapshotBytes(t testing.TB, m *Model) []byte {
 	return buf.Bytes()
 }
 
-// assertSameScoring checks everything but the report.
-func assertSameScoring(t *testing.T, want, got *Model) {
+// assertSameModel checks that got holds what want holds: the same report,
+// the same snapshot bytes, and the same answer to every single-item query.
+func assertSameModel(t *testing.T, want, got *recommend.Model) {
 	t.Helper()
-	assert.Equal(t, want.items, got.items)
-	assert.Equal(t, want.names, got.names)
-	assert.Equal(t, want.itemCat, got.itemCat)
-	assert.Equal(t, want.categories, got.categories)
-	assert.Equal(t, want.pop, got.pop)
-	assert.Equal(t, want.popOrder, got.popOrder)
-	assert.Equal(t, want.smoothing, got.smoothing)
-	assert.Equal(t, want.base, got.base)
-	assert.Equal(t, want.nbrOff, got.nbrOff)
-	assert.Equal(t, want.nbrItem, got.nbrItem)
-	assert.Equal(t, want.nbrWeight, got.nbrWeight)
-	assert.Equal(t, want.nbrSupport, got.nbrSupport)
-}
-
-func assertSameModel(t *testing.T, want, got *Model) {
-	t.Helper()
-	assertSameScoring(t, want, got)
-	assert.Equal(t, want.report, got.report)
+	assert.Equal(t, want.Report(), got.Report())
+	assert.Equal(t, snapshotBytes(t, want), snapshotBytes(t, got))
+	cat := want.Catalog()
+	for i := range cat.Len() {
+		q := recommend.Query{Context: []string{cat.Item(i).ID}, N: 5}
+		assert.Equal(t, recommendOK(t, want, q), recommendOK(t, got, q))
+	}
 }
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	m := clusteredModel(t)
 	data := snapshotBytes(t, m)
-	got, err := DecodeModel(data)
+	got, err := decode(data)
 	require.NoError(t, err)
 	assertSameModel(t, m, got)
-
-	a, err := m.ForContext([]string{"i00", "i01"}, 10, QueryOptions{})
-	require.NoError(t, err)
-	b, err := got.ForContext([]string{"i00", "i01"}, 10, QueryOptions{})
-	require.NoError(t, err)
-	assert.Equal(t, a, b)
+	assert.Equal(t, 20, got.Catalog().Len())
+	assert.Equal(t, []string{"even", "odd"}, got.Catalog().Categories())
 
 	path := filepath.Join(t.TempDir(), "model.prm")
-	require.NoError(t, SaveModel(m, path))
-	loaded, err := LoadModel(path)
+	require.NoError(t, recommend.SaveModel(m, path))
+	loaded, err := recommend.LoadModel(path)
 	require.NoError(t, err)
 	assertSameModel(t, m, loaded)
 	entries, err := os.ReadDir(filepath.Dir(path))
@@ -69,18 +58,18 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestSnapshotRejectsDamage(t *testing.T) {
 	data := snapshotBytes(t, clusteredModel(t))
 	for n := 0; n < len(data); n += 1 + n/50 {
-		_, err := DecodeModel(data[:n])
-		require.ErrorIs(t, err, ErrBadSnapshot, "truncated to %d bytes", n)
+		_, err := decode(data[:n])
+		require.ErrorIs(t, err, recommend.ErrBadSnapshot, "truncated to %d bytes", n)
 	}
 	for i := 0; i < len(data); i += 1 + i/40 {
 		bad := bytes.Clone(data)
 		bad[i] ^= 0x10
-		_, err := DecodeModel(bad)
-		require.ErrorIs(t, err, ErrBadSnapshot, "bit flipped at %d", i)
+		_, err := decode(bad)
+		require.ErrorIs(t, err, recommend.ErrBadSnapshot, "bit flipped at %d", i)
 	}
-	_, err := DecodeModel(append(bytes.Clone(data), 0))
-	require.ErrorIs(t, err, ErrBadSnapshot)
-	_, err = LoadModel(filepath.Join(t.TempDir(), "missing.prm"))
+	_, err := decode(append(bytes.Clone(data), 0))
+	require.ErrorIs(t, err, recommend.ErrBadSnapshot)
+	_, err = recommend.LoadModel(filepath.Join(t.TempDir(), "missing.prm"))
 	require.ErrorContains(t, err, "no such file")
 }
 
@@ -91,9 +80,23 @@ func resum(body []byte) []byte {
 	return append(bytes.Clone(body), sum[:]...)
 }
 
+// sectionAt returns the offset of the first section with the given tag in a
+// snapshot body, or -1.
+func sectionAt(body []byte, tag string) int {
+	for off := 16; off+12 <= len(body); {
+		if string(body[off:off+4]) == tag {
+			return off
+		}
+		off += 12 + int(binary.LittleEndian.Uint64(body[off+4:]))
+	}
+	return -1
+}
+
 func TestSnapshotStructuralChecks(t *testing.T) {
 	data := snapshotBytes(t, clusteredModel(t))
 	body := data[:len(data)-sha256.Size]
+	nbrs := sectionAt(body, "NBRS")
+	require.Positive(t, nbrs)
 	cases := []struct {
 		name string
 		mut  func([]byte) []byte
@@ -101,15 +104,19 @@ func TestSnapshotStructuralChecks(t *testing.T) {
 	}{
 		{"bad magic", func(b []byte) []byte { b[0] = 'X'; return b }, "bad magic"},
 		{"future version", func(b []byte) []byte { b[8] = 9; return b }, "unsupported version 9"},
+		{"version 1", func(b []byte) []byte { b[8] = 1; return b }, "Rebuild the model from the events"},
 		{"flags", func(b []byte) []byte { b[12] = 1; return b }, "unknown flags"},
-		{"huge report length", func(b []byte) []byte { b[16], b[17], b[18], b[19] = 0xff, 0xff, 0xff, 0x7f; return b }, "exceeds the remaining"},
-		{"trailing bytes", func(b []byte) []byte { return append(b, 1, 2, 3) }, "trailing bytes"},
-		{"cut short", func(b []byte) []byte { return b[:len(b)-7] }, "exceeds the remaining"},
+		{"huge section length", func(b []byte) []byte { b[20], b[27] = 0xff, 0x7f; return b }, "truncated"},
+		{"report not first", func(b []byte) []byte { copy(b[16:], "XXXX"); return b }, `section "XXXX" where "RPRT" belongs`},
+		{"unknown section", func(b []byte) []byte { return append(b, []byte("ZZZZ\x00\x00\x00\x00\x00\x00\x00\x00")...) }, `unknown section "ZZZZ"`},
+		{"section twice", func(b []byte) []byte { return append(b, b[nbrs:]...) }, `section "NBRS" twice`},
+		{"trailing bytes", func(b []byte) []byte { return append(b, 1, 2, 3) }, "truncated"},
+		{"cut short", func(b []byte) []byte { return b[:len(b)-7] }, "truncated"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeModel(resum(tc.mut(bytes.Clone(body))))
-			require.ErrorIs(t, err, ErrBadSnapshot)
+			_, err := decode(resum(tc.mut(bytes.Clone(body))))
+			require.ErrorIs(t, err, recommend.ErrBadSnapshot)
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
@@ -121,13 +128,13 @@ func FuzzDecodeModel(f *testing.F) {
 	f.Add(data[:100])
 	f.Add([]byte("PRIVRECM"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := DecodeModel(data)
+		m, err := decode(data)
 		if err != nil {
-			require.ErrorIs(t, err, ErrBadSnapshot)
+			require.ErrorIs(t, err, recommend.ErrBadSnapshot)
 			return
 		}
-		_, err = m.ForContext([]string{m.items[0]}, 3, QueryOptions{})
-		require.NoError(t, err)
+		var res recommend.Result
+		require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{m.Catalog().Item(0).ID}, N: 3}))
 	})
 }
 
@@ -137,21 +144,21 @@ func FuzzDecodeModelBody(f *testing.F) {
 	data := snapshotBytes(f, clusteredModel(f))
 	f.Add(data[:len(data)-sha256.Size])
 	f.Fuzz(func(t *testing.T, body []byte) {
-		m, err := DecodeModel(resum(body))
+		m, err := decode(resum(body))
 		if err != nil {
-			require.ErrorIs(t, err, ErrBadSnapshot)
+			require.ErrorIs(t, err, recommend.ErrBadSnapshot)
 			return
 		}
 		// Whatever decodes can be queried and re-encoded to the same bytes.
-		for i := range min(m.Len(), 5) {
-			_, err = m.Similar(m.items[i], 5, QueryOptions{})
-			require.NoError(t, err)
+		var res recommend.Result
+		for i := range min(m.Catalog().Len(), 5) {
+			require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{m.Catalog().Item(i).ID}, N: 5}))
 		}
-		_, err = m.Popular(5, QueryOptions{})
-		require.NoError(t, err)
+		require.NoError(t, m.Recommend(&res, recommend.Query{N: 5}))
 		again := snapshotBytes(t, m)
-		m2, err := DecodeModel(again)
-		require.NoError(t, err)
-		require.Equal(t, m.items, m2.items)
+		require.Equal(t, resum(body), again)
 	})
 }
+
+// decode reads a snapshot held in memory.
+func decode(data []byte) (*recommend.Model, error) { return recommend.ReadModel(bytes.NewReader(data)) }

@@ -3,31 +3,36 @@
 // prism (in-process, no servers) for development and tests, and Flink,
 // Spark or Dataflow through their job services.
 //
-// The release has the semantics of recommend.Collector.Release, and reuses
-// the core library's code for every step that is not a Beam transform:
+// The release has the semantics of release.Private, and reuses the core
+// library's code for every step that is not a Beam transform, through the
+// core's entry points for engines (collect.Gate, collect.Bound,
+// release.External):
 //
 //   - read lines (textio, any Beam filesystem) and parse them with
-//     recommend.LineParser; check each event and replace its user ID by the
-//     keyed pseudonym with recommend.Gate, in the first transform, so that
+//     events.LineParser; check each event and replace its user ID by the
+//     keyed pseudonym with collect.Gate, in the first transform, so that
 //     raw IDs never reach a shuffle;
-//   - group by pseudonym and keep recommend.BoundItems: the same K items a
+//   - group by pseudonym and keep collect.Bound: the same K items a
 //     Collector with the same SampleKey keeps;
 //   - count users per catalog item with pbeam.Count over the catalog as
 //     public partitions (L0 = K, LInf = 1);
-//   - choose the head with recommend.HeadItems from the released item
+//   - choose the head with release.HeadItems from the released item
 //     counts, and count users per head pair with pbeam.Count over the head
 //     pairs as public partitions (L0 = K(K−1)/2, LInf = 1);
-//   - assemble the model with recommend.AssembleModel, which applies the
+//   - assemble the model with release.External.Assemble, which applies the
 //     core's post-processing and writes the same snapshot format.
 //
 // Noise is drawn by Privacy on Beam (the DP library's v3) with exactly the
-// sensitivities and the ε, δ that the core's dp.Plan calibrates
-// (dp.Counter.LibraryParams), so each count's noise has the plan's σ and
-// the ledger is debited the plan's cost, once, before the pipeline runs.
+// sensitivities and the ε, δ that the core's plan calibrates
+// (release.External.Items and Pairs, dp.Counter.LibraryParams), so each
+// count's noise has the plan's σ and the ledger is debited the plan's
+// cost, once, before the pipeline runs.
 //
-// Only head pairs are supported: Privacy on Beam's private partition
-// selection is a different mechanism from the core's thresholding of noisy
-// counts, so a threshold release would not be the same model.
+// Only head pairs over unweighted items are supported, and any other
+// release option is refused before the ledger is debited: Privacy on
+// Beam's private partition selection is a different mechanism from the
+// core's thresholding of noisy counts, and it bounds partitions and values
+// per user, not the norm of a weighted contribution.
 //
 // The secret key never enters the pipeline graph: workers open it from
 // KeyFile or KeyEnv at setup. Per-pseudonym state exists only inside the

@@ -17,7 +17,9 @@ import (
 	"github.com/google/differential-privacy/privacy-on-beam/v3/pbeam"
 
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // Options configure one release on Beam. They mirror `privrec build`.
@@ -27,7 +29,7 @@ type Options struct {
 	// Every CSV file must start with the same header line.
 	Events string
 	// Format of the events.
-	Format recommend.EventFormat
+	Format events.Format
 	// Catalog is the catalog CSV (id[,category][,name]) on any Beam
 	// filesystem. Every worker reads it.
 	Catalog string
@@ -44,14 +46,13 @@ type Options struct {
 	// Window is the release window; events outside it are bad lines.
 	Window recommend.Window
 	// Kinds are the event kinds counted; all when empty.
-	Kinds []recommend.Kind
-	// Params are the release's privacy parameters. Only HeadPairs is
-	// supported (the default): see the package documentation.
-	Params dp.Params
-	// Neighbors per item in the model; recommend.DefaultNeighbors when 0.
-	Neighbors int
+	Kinds []events.Kind
+	// Release are the release's options, as for release.Private. Only
+	// what release.External supports runs on Beam (head pairs, unweighted
+	// items): see the package documentation.
+	Release release.Options
 	// SampleKey keys the choice of the K items kept per user, as
-	// recommend.CollectorOptions.SampleKey; random when zero.
+	// collect.Options.SampleKey; random when zero.
 	SampleKey [16]byte
 	// TempDir receives the pipeline's output (released counts and line
 	// statistics only; no identifiers) on a Beam filesystem that both the
@@ -61,8 +62,8 @@ type Options struct {
 	// "universal"); "prism" when empty. It is named in the report.
 	Runner string
 	// NonPrivate adds no noise and debits no ledger: the model is the ε = ∞
-	// reference of recommend.Collector.ReleaseNonPrivate, for equivalence
-	// tests and benchmarks only, and its report says so.
+	// reference of release.Exact, for equivalence tests and benchmarks
+	// only, and its report says so.
 	NonPrivate bool
 	// Logger receives progress; slog.Default() when nil.
 	Logger *slog.Logger
@@ -84,7 +85,7 @@ type Result struct {
 	Charge dp.Charge
 	// Counts are the released (noisy) aggregates the model was assembled
 	// from: DP output, kept for audit and tests.
-	Counts recommend.ReleasedCounts
+	Counts release.Counts
 }
 
 // ErrNoEvents reports a release in which no event was accepted.
@@ -92,14 +93,13 @@ var ErrNoEvents = errors.New("privrec/beam: no event was accepted")
 
 // validated holds what validate derived from Options.
 type validated struct {
-	opts     Options
-	plan     *dp.Plan  // nil for NonPrivate
-	params   dp.Params // with defaults
-	cat      *recommend.Catalog
-	cfg      workerConfig
-	nFiles   int
-	charge   dp.Charge
-	ledgered bool
+	opts    Options
+	ext     *release.External
+	private bool
+	params  release.Options // with defaults
+	cat     *recommend.Catalog
+	cfg     workerConfig
+	nFiles  int
 }
 
 func validate(ctx context.Context, opts Options) (*validated, error) {
@@ -124,30 +124,6 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 			return nil, fmt.Errorf("privrec/beam: sample key: %w", err)
 		}
 	}
-	if opts.NonPrivate {
-		p := opts.Params.WithDefaults()
-		check := p
-		check.Epsilon, check.Delta, check.Mechanism = 1, 1e-6, dp.Gaussian
-		if err := check.Validate(); err != nil {
-			return nil, err
-		}
-		v.params = p
-	} else {
-		plan, err := dp.NewPlan(opts.Params)
-		if err != nil {
-			return nil, err
-		}
-		v.plan, v.params = plan, plan.Params
-	}
-	if v.params.KeepItems != v.params.MaxItemsPerUser {
-		return nil, errors.New("privrec/beam: weighted contributions (KeepItems > MaxItemsPerUser) are not supported on Beam: Privacy on Beam bounds each user's partitions and per-partition values, not the norm of their contribution")
-	}
-	if v.params.Pairs != dp.HeadPairs {
-		return nil, fmt.Errorf("privrec/beam: %v pair selection is not supported on Beam; use head pairs (the default)", v.params.Pairs)
-	}
-	if opts.Neighbors == 0 {
-		v.opts.Neighbors = recommend.DefaultNeighbors
-	}
 	cfg := workerConfig{
 		Format: int(opts.Format), Catalog: opts.Catalog, KeyFile: opts.KeyFile, KeyEnv: opts.KeyEnv,
 		KeyPeriod: opts.KeyPeriod, KeyEpoch: opts.KeyEpoch,
@@ -165,7 +141,7 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 		return nil, fmt.Errorf("privrec/beam: events: %w", err)
 	}
 	v.nFiles = n
-	if opts.Format != recommend.FormatJSONLines {
+	if opts.Format != events.FormatJSONLines {
 		cfg.Header = header
 	}
 	v.cfg = cfg
@@ -174,6 +150,18 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 	if v.cat, err = loadCatalog(ctx, opts.Catalog); err != nil {
 		return nil, fmt.Errorf("privrec/beam: %w", err)
 	}
+	// Options are checked, and what Beam cannot do refused, before the
+	// ledger is debited.
+	if opts.NonPrivate {
+		v.ext, err = release.NewExactExternal(v.cat, opts.Release)
+	} else {
+		v.ext, err = release.NewExternal(v.cat, opts.Release)
+		v.private = true
+	}
+	if err != nil {
+		return nil, fmt.Errorf("privrec/beam: %w", err)
+	}
+	v.params = opts.Release.WithDefaults()
 	if _, _, err := cfg.gate(v.cat); err != nil {
 		return nil, fmt.Errorf("privrec/beam: %w", err)
 	}
@@ -184,8 +172,8 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 // ledger (unless NonPrivate) before any noisy count exists, runs the
 // pipeline on opts.Runner, and assembles the model from the released
 // counts with the core library's post-processing. Like
-// recommend.Collector.Release, a failure after the debit loses budget and
-// never overspends.
+// release.Private, a failure after the debit loses budget and never
+// overspends.
 func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, error) {
 	v, err := validate(ctx, opts)
 	if err != nil {
@@ -194,11 +182,11 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 	log := v.opts.Logger
 	res := &Result{}
 	var summary *dp.Summary
-	if v.plan != nil {
+	if v.private {
 		if ledger == nil {
 			return nil, errors.New("privrec/beam: Release needs a ledger")
 		}
-		charge, err := recommend.NewCharge(v.plan, opts.Window)
+		charge, err := v.ext.Charge(opts.Window)
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +216,7 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 	if !known {
 		log.Warn("privrec beam release: the runner reported no line counts", "runner", v.opts.Runner)
 	}
-	counts, err := readOutput(ctx, out, v.cat.Len(), v.params.MaxItemsPerUser > 1, &stats)
+	counts, err := readOutput(ctx, out, v.cat.Len(), v.params.K > 1, &stats)
 	if err != nil {
 		return nil, fmt.Errorf("privrec/beam: read released counts: %w", err)
 	}
@@ -238,13 +226,12 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 	}
 	at := res.Charge.At
 	releaseID := res.Charge.Release
-	if v.plan == nil {
+	if !v.private {
 		at, releaseID = time.Now(), "non-private"
 	}
-	res.Model, err = recommend.AssembleModel(v.cat, counts, recommend.AssembleOptions{
-		Plan: v.plan, Params: v.params,
+	res.Model, err = v.ext.Assemble(counts, release.ExternalInfo{
 		ReleaseID: releaseID, CreatedAt: at, Window: opts.Window,
-		KeyPeriod: v.cfg.KeyPeriod, Kinds: opts.Kinds, Neighbors: v.opts.Neighbors,
+		KeyPeriod: v.cfg.KeyPeriod, Kinds: opts.Kinds,
 		BuiltWith: "privrec/beam on Apache Beam (" + v.opts.Runner + " runner), Privacy on Beam v3",
 		Ledger:    summary,
 	})
@@ -271,13 +258,13 @@ func releaseDir(c dp.Charge) string {
 // construct builds the pipeline graph; out is the directory it writes to.
 func construct(v *validated, out string) (*beam.Pipeline, error) {
 	p, s := beam.NewPipelineWithRoot()
-	k := v.params.MaxItemsPerUser
+	k := v.params.K
 
 	// 1. Read, parse, check and pseudonymize at the door.
 	lines := readEvents(s.Scope("read"), v.opts.Events)
 	admitted, badLines := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg}, lines)
 
-	// 2. Bound each pseudonym to K items, exactly as recommend.Collector.
+	// 2. Bound each pseudonym to K items, exactly as collect.Collector.
 	kept := beam.ParDo(s.Scope("bound"), &boundFn{SampleKey: v.opts.SampleKey[:], K: k},
 		beam.GroupByKey(s.Scope("group"), admitted))
 
@@ -319,26 +306,18 @@ type counterSpec struct {
 	eps, delta float64
 }
 
-func catalogCounter(v *validated) counterSpec {
-	var c *dp.Counter
-	if v.plan != nil {
-		c = v.plan.Items
-	}
-	return counterOf(c, int64(v.params.MaxItemsPerUser))
-}
+func catalogCounter(v *validated) counterSpec { return counterOf(v.ext.Items(), int64(v.params.K)) }
 
 func pairCounter(v *validated) counterSpec {
-	var c *dp.Counter
-	if v.plan != nil {
-		c = v.plan.Pairs
+	if v.params.K == 1 {
+		return counterSpec{} // no pairs
 	}
-	return counterOf(c, dp.PairsPerUser(v.params.MaxItemsPerUser))
+	return counterOf(v.ext.Pairs(), int64(v.params.K)*int64(v.params.K-1)/2)
 }
 
+// counterOf describes counter c, or, for an exact release (c == nil), a
+// count whose users each change at most l0 values.
 func counterOf(c *dp.Counter, l0 int64) counterSpec {
-	if l0 == 0 {
-		return counterSpec{}
-	}
 	if c == nil {
 		// Non-private: Privacy on Beam's test mode adds no noise; any valid
 		// budget will do.
@@ -361,7 +340,7 @@ func privacySpec(v *validated) (*pbeam.PrivacySpec, error) {
 		eps += c.eps
 		delta += c.delta
 	}
-	if v.params.Mechanism == dp.Laplace {
+	if v.params.Noise == dp.Laplace {
 		delta = 0
 	}
 	params := pbeam.PrivacySpecParams{
@@ -373,7 +352,7 @@ func privacySpec(v *validated) (*pbeam.PrivacySpec, error) {
 	if delta > 0 {
 		params.AggregationDelta = math.Min(math.Nextafter(delta*(1+1e-12), 1), 0.999999)
 	}
-	if v.plan == nil {
+	if !v.private {
 		params.TestMode = pbeam.TestModeWithContributionBounding
 	}
 	spec, err := pbeam.NewPrivacySpec(params)
@@ -394,7 +373,7 @@ func countParams(v *validated, c counterSpec, partitions any) pbeam.CountParams 
 		AllowNegativeOutputs: true,
 		NoiseKind:            pbeam.LaplaceNoise{},
 	}
-	if v.params.Mechanism == dp.Gaussian {
+	if v.params.Noise == dp.Gaussian {
 		cp.NoiseKind = pbeam.GaussianNoise{}
 		cp.AggregationDelta = c.delta
 	}
@@ -426,8 +405,8 @@ func lineStats(pr beam.PipelineResult) (st Stats, known bool) {
 
 // readOutput reads what the pipeline wrote: the released counts, and a few
 // bad lines into st.
-func readOutput(ctx context.Context, dir string, nItems int, pairs bool, st *Stats) (recommend.ReleasedCounts, error) {
-	var rc recommend.ReleasedCounts
+func readOutput(ctx context.Context, dir string, nItems int, pairs bool, st *Stats) (release.Counts, error) {
+	var rc release.Counts
 	if st.Bad > 0 {
 		bad, err := readLines(ctx, dir+"/bad.txt")
 		if err != nil {
@@ -452,7 +431,7 @@ func readOutput(ctx context.Context, dir string, nItems int, pairs bool, st *Sta
 		}
 		rc.Items[i], seen[i] = n, true
 	}
-	rc.Pairs = map[uint64]int64{}
+	rc.Pairs = map[[2]uint32]int64{}
 	if !pairs {
 		return rc, nil
 	}
@@ -468,7 +447,7 @@ func readOutput(ctx context.Context, dir string, nItems int, pairs bool, st *Sta
 		if err != nil {
 			return rc, fmt.Errorf("pairs.txt: bad pair %q", key)
 		}
-		rc.Pairs[pk] = n
+		rc.Pairs[splitPairKey(pk)] = n
 	}
 	return rc, nil
 }

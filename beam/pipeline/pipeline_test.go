@@ -21,10 +21,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/privrec/privrec/benchmarks"
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 func TestMain(m *testing.M) {
@@ -38,15 +41,15 @@ var testSecret = bytes.Repeat([]byte{0x42, 0x17}, 16)
 
 // fixture writes the sample's catalog, a key file and the given events to a
 // temporary directory and returns options for a release over them.
-func fixture(t testing.TB, events []byte) Options {
+func fixture(t testing.TB, evs []byte) Options {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "catalog.csv"), sampledata.CatalogCSV(), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "key"), []byte(hex.EncodeToString(testSecret)), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "events.csv"), events, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "events.csv"), evs, 0o644))
 	return Options{
 		Events:    filepath.Join(dir, "events.csv"),
-		Format:    recommend.FormatCSV,
+		Format:    events.FormatCSV,
 		Catalog:   filepath.Join(dir, "catalog.csv"),
 		KeyFile:   filepath.Join(dir, "key"),
 		KeyPeriod: sampledata.KeyPeriod,
@@ -67,20 +70,20 @@ func sampleEvents(t testing.TB) []byte {
 
 // coreModel builds the model with the embedded core library from the same
 // events and options: non-private when plan is nil.
-func coreModel(t *testing.T, opts Options, events []byte, params dp.Params) *recommend.Model {
+func coreModel(t *testing.T, opts Options, evs []byte, params release.Options) *recommend.Model {
 	t.Helper()
 	cat, err := sampledata.Catalog()
 	require.NoError(t, err)
 	kr, err := pseudonym.New(testSecret, pseudonym.Options{PeriodLength: opts.KeyPeriod, Epoch: opts.KeyEpoch})
 	require.NoError(t, err)
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
-		Window: opts.Window, MaxItemsPerUser: params.WithDefaults().MaxItemsPerUser, MaxClockSkew: -1,
+	col, err := collect.New(cat, collect.Options{
+		Window: opts.Window, Keep: params.WithDefaults().K, MaxClockSkew: -1,
 		SampleKey: opts.SampleKey, Logger: quiet,
 	})
 	require.NoError(t, err)
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	require.NoError(t, err)
-	er := recommend.NewEventReader(bytes.NewReader(events), recommend.FormatCSV, recommend.EventReaderOptions{})
+	er := events.NewReader(bytes.NewReader(evs), events.FormatCSV, events.ReaderOptions{})
 	for {
 		e, err := er.Next()
 		if errors.Is(err, io.EOF) {
@@ -91,7 +94,7 @@ func coreModel(t *testing.T, opts Options, events []byte, params dp.Params) *rec
 		}
 		_ = err // bad lines are refused by both engines
 	}
-	m, err := col.ReleaseNonPrivate(params)
+	m, err := release.Exact(col, params)
 	require.NoError(t, err)
 	return m
 }
@@ -100,17 +103,16 @@ func coreModel(t *testing.T, opts Options, events []byte, params dp.Params) *rec
 // (items and scores) through the public API.
 func requireSameModel(t *testing.T, want, got *recommend.Model) {
 	t.Helper()
-	require.Equal(t, want.Len(), got.Len())
-	require.Equal(t, want.NeighborCount(), got.NeighborCount())
-	for i := range want.Len() {
-		id := want.Item(i).ID
+	require.Equal(t, want.Catalog().Len(), got.Catalog().Len())
+	require.Equal(t, want.Report().Contents.Neighbors, got.Report().Contents.Neighbors)
+	var ws, gs recommend.Result
+	for i := range want.Catalog().Len() {
+		id := want.Catalog().Item(i).ID
 		wp, _ := want.Popularity(id)
 		gp, _ := got.Popularity(id)
 		require.Equal(t, wp, gp, "popularity of %s", id)
-		ws, err := want.Similar(id, 20, recommend.QueryOptions{})
-		require.NoError(t, err)
-		gs, err := got.Similar(id, 20, recommend.QueryOptions{})
-		require.NoError(t, err)
+		require.NoError(t, want.Recommend(&ws, recommend.Query{Context: []string{id}, N: 20}))
+		require.NoError(t, got.Recommend(&gs, recommend.Query{Context: []string{id}, N: 20}))
 		require.Equal(t, fmt.Sprint(ws.Items), fmt.Sprint(gs.Items), "similar to %s", id)
 	}
 }
@@ -119,14 +121,14 @@ func requireSameModel(t *testing.T, want, got *recommend.Model) {
 // engines, the Beam-built and the core-built models are the same.
 func TestNonPrivateEqualsCore(t *testing.T) {
 	events := sampleEvents(t)
-	for _, params := range []dp.Params{
-		{MaxItemsPerUser: 16, HeadSize: 300},
-		{MaxItemsPerUser: 4, HeadSize: 50},
+	for _, params := range []release.Options{
+		{K: 16, HeadSize: 300},
+		{K: 4, HeadSize: 50},
 	} {
-		t.Run(fmt.Sprintf("K=%d", params.MaxItemsPerUser), func(t *testing.T) {
+		t.Run(fmt.Sprintf("K=%d", params.K), func(t *testing.T) {
 			opts := fixture(t, events)
 			opts.NonPrivate = true
-			opts.Params = params
+			opts.Release = params
 			res, err := Release(context.Background(), nil, opts)
 			require.NoError(t, err)
 			want := coreModel(t, opts, events, params)
@@ -134,7 +136,8 @@ func TestNonPrivateEqualsCore(t *testing.T) {
 			r := res.Model.Report()
 			assert.False(t, r.Privacy.DifferentiallyPrivate)
 			assert.Contains(t, r.BuiltWith, "prism")
-			assert.Equal(t, want.Report().Released, r.Released)
+			assert.Equal(t, want.Report().Contents, r.Contents)
+			assert.Equal(t, want.Report().Privacy.Parts, r.Privacy.Parts)
 			assert.Positive(t, res.Stats.Accepted)
 		})
 	}
@@ -142,7 +145,7 @@ func TestNonPrivateEqualsCore(t *testing.T) {
 
 func TestPrivateReleaseDebitsOnceAndLoadsInTheCore(t *testing.T) {
 	opts := fixture(t, sampleEvents(t))
-	opts.Params = dp.Params{Epsilon: 2, Delta: 1e-6, HeadSize: 100}
+	opts.Release = release.Options{Epsilon: 2, Delta: 1e-6, HeadSize: 100}
 	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{
 		Budget: dp.Budget{Epsilon: 2.5, Delta: 1e-6}, Logger: quiet,
 	})
@@ -151,14 +154,15 @@ func TestPrivateReleaseDebitsOnceAndLoadsInTheCore(t *testing.T) {
 
 	res, err := Release(context.Background(), ledger, opts)
 	require.NoError(t, err)
-	plan, err := dp.NewPlan(opts.Params)
+	plan, err := opts.Release.Plan()
 	require.NoError(t, err)
 	r := res.Model.Report()
 	assert.True(t, r.Privacy.DifferentiallyPrivate)
 	assert.Equal(t, plan.Epsilon, r.Privacy.Epsilon)
-	assert.Equal(t, plan.Items.Sigma(), r.Privacy.ItemNoiseSigma)
-	assert.Equal(t, plan.Pairs.Sigma(), r.Privacy.PairNoiseSigma)
-	assert.Equal(t, 100*99/2, r.Released.Pairs)
+	require.Len(t, r.Privacy.Parts, 2)
+	assert.Equal(t, plan.Parts[0].Sigma(), r.Privacy.Parts[0].Sigma)
+	assert.Equal(t, plan.Parts[1].Sigma(), r.Privacy.Parts[1].Sigma)
+	assert.Equal(t, 100*99/2, r.Privacy.Parts[1].Values)
 	require.NotNil(t, r.Ledger)
 	assert.Equal(t, 1, r.Ledger.Releases)
 	sum, err := ledger.Summary(time.Now())
@@ -177,8 +181,8 @@ func TestPrivateReleaseDebitsOnceAndLoadsInTheCore(t *testing.T) {
 	require.NoError(t, f.Close())
 	m, err := recommend.LoadModel(path)
 	require.NoError(t, err)
-	recs, err := m.ForContext([]string{m.Item(0).ID}, 5, recommend.QueryOptions{})
-	require.NoError(t, err)
+	var recs recommend.Result
+	require.NoError(t, m.Recommend(&recs, recommend.Query{Context: []string{m.Catalog().Item(0).ID}, N: 5}))
 	assert.Len(t, recs.Items, 5)
 
 	// A second release would overspend the cap of ε = 2.5: refused before
@@ -203,10 +207,10 @@ func TestContributionBoundingHolds(t *testing.T) {
 		fmt.Fprintf(&heavy, "heavy-buyer,%s,purchase,2011-06-01 10:00:00\n", cat.Item(i%cat.Len()).ID)
 	}
 	const k = 8
-	params := dp.Params{MaxItemsPerUser: k, HeadSize: 120}
-	run := func(ev []byte) recommend.ReleasedCounts {
+	params := release.Options{K: k, HeadSize: 120}
+	run := func(ev []byte) release.Counts {
 		opts := fixture(t, ev)
-		opts.NonPrivate, opts.Params = true, params
+		opts.NonPrivate, opts.Release = true, params
 		res, err := Release(context.Background(), nil, opts)
 		require.NoError(t, err)
 		return res.Counts
@@ -233,7 +237,7 @@ func TestContributionBoundingHolds(t *testing.T) {
 
 func TestReleaseRefusesBadOptionsBeforeDebiting(t *testing.T) {
 	base := fixture(t, sampleEvents(t))
-	base.Params = dp.Params{Epsilon: 1, Delta: 1e-6}
+	base.Release = release.Options{Epsilon: 1, Delta: 1e-6}
 	for _, tc := range []struct {
 		name string
 		edit func(*Options)
@@ -243,9 +247,9 @@ func TestReleaseRefusesBadOptionsBeforeDebiting(t *testing.T) {
 		{"missing events", func(o *Options) { o.Events += ".missing" }, "events"},
 		{"both keys", func(o *Options) { o.KeyEnv = "X" }, "exactly one"},
 		{"insecure key", func(o *Options) { require.NoError(t, os.Chmod(o.KeyFile, 0o644)) }, "0600"},
-		{"bad epsilon", func(o *Options) { o.Params.Epsilon = -1 }, "Epsilon"},
-		{"threshold", func(o *Options) { o.Params.Pairs = dp.ThresholdPairs }, "not supported on Beam"},
-		{"weighted", func(o *Options) { o.Params.KeepItems = 64 }, "not supported on Beam"},
+		{"bad epsilon", func(o *Options) { o.Release.Epsilon = -1 }, "Epsilon"},
+		{"threshold", func(o *Options) { o.Release.Pairs = release.ThresholdPairs }, "not supported on Beam"},
+		{"weighted", func(o *Options) { o.Release.Keep = 64 }, "not supported on Beam"},
 		{"window over two periods", func(o *Options) { o.KeyPeriod = 24 * time.Hour }, "spans two key periods"},
 		{"bad header", func(o *Options) {
 			require.NoError(t, os.WriteFile(o.Events, []byte("user,item,email\n"), 0o644))
@@ -280,7 +284,7 @@ func TestBadLinesAreCountedNotDropped(t *testing.T) {
 		"u5,22423,purchase,2011-02-01\n"
 	opts := fixture(t, []byte(events))
 	opts.NonPrivate = true
-	opts.Params.HeadSize = 10
+	opts.Release.HeadSize = 10
 	res, err := Release(context.Background(), nil, opts)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), res.Stats.Accepted)
@@ -307,7 +311,7 @@ func TestAccuracyAgreesWithCore(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sample.csv")
 	require.NoError(t, os.WriteFile(path, sampleEvents(t), 0o644))
-	ds, err := benchmarks.LoadEvents(path, recommend.FormatCSV)
+	ds, err := benchmarks.LoadEvents(path, events.FormatCSV)
 	require.NoError(t, err)
 	split := benchmarks.RandomSplit(ds, 1)
 	var train bytes.Buffer
@@ -317,9 +321,9 @@ func TestAccuracyAgreesWithCore(t *testing.T) {
 			fmt.Fprintf(&train, "user-%d,%s,2011-06-01\n", u, ds.Items[it])
 		}
 	}
-	params := dp.Params{Epsilon: 2, Delta: 1e-6, HeadSize: 100}
+	params := release.Options{Epsilon: 2, Delta: 1e-6, HeadSize: 100, Logger: quiet}
 	opts := fixture(t, train.Bytes())
-	opts.Params = params
+	opts.Release = params
 	ledger, err := dp.OpenFileLedger(filepath.Join(dir, "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 1e4, Delta: 1e-3}, Logger: quiet})
 	require.NoError(t, err)
 	defer ledger.Close()
@@ -361,7 +365,7 @@ func meanSD(xs []float64) (mean, sd float64) {
 func TestReadsEveryLineOfCompressedFiles(t *testing.T) {
 	events := sampleEvents(t)
 	opts := fixture(t, events)
-	opts.NonPrivate, opts.Params.HeadSize = true, 10
+	opts.NonPrivate, opts.Release.HeadSize = true, 10
 	plain, err := Release(context.Background(), nil, opts)
 	require.NoError(t, err)
 	assert.Equal(t, int64(207065), plain.Stats.Accepted)

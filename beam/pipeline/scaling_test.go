@@ -16,9 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/privrec/privrec/benchmarks"
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/pseudonym"
-	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // TestScalingAgainstCore times a release of synthetic events (calibrated to
@@ -33,11 +35,11 @@ func TestScalingAgainstCore(t *testing.T) {
 	dir := t.TempDir()
 	sample := filepath.Join(dir, "sample.csv")
 	require.NoError(t, os.WriteFile(sample, sampleEvents(t), 0o644))
-	ds, err := benchmarks.LoadEvents(sample, recommend.FormatCSV)
+	ds, err := benchmarks.LoadEvents(sample, events.FormatCSV)
 	require.NoError(t, err)
 	synth, err := benchmarks.FitSynth(ds, len(ds.Items), 16)
 	require.NoError(t, err)
-	params := dp.Params{Epsilon: 1, Delta: 1e-6}
+	params := release.Options{Epsilon: 1, Delta: 1e-6}
 	t.Logf("| events | users | core (1 process) | Beam on prism |")
 	t.Logf("|---:|---:|---:|---:|")
 	for _, f := range strings.Split(spec, ",") {
@@ -64,7 +66,7 @@ func TestScalingAgainstCore(t *testing.T) {
 		}
 		require.NoError(t, bw.Flush())
 		require.NoError(t, w.Close())
-		opts.Params = params
+		opts.Release = params
 
 		start := time.Now()
 		coreRelease(t, opts, params)
@@ -84,19 +86,19 @@ func TestScalingAgainstCore(t *testing.T) {
 
 // coreRelease reads, pseudonymizes, collects and releases opts.Events with
 // the core library, as `privrec build` does.
-func coreRelease(t *testing.T, opts Options, params dp.Params) {
+func coreRelease(t *testing.T, opts Options, params release.Options) {
 	cat, err := loadCatalog(context.Background(), opts.Catalog)
 	require.NoError(t, err)
 	kr, err := pseudonym.New(testSecret, pseudonym.Options{PeriodLength: opts.KeyPeriod, Epoch: opts.KeyEpoch})
 	require.NoError(t, err)
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: opts.Window, MaxClockSkew: -1, Logger: quiet})
+	col, err := collect.New(cat, collect.Options{Window: opts.Window, MaxClockSkew: -1, Logger: quiet})
 	require.NoError(t, err)
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	require.NoError(t, err)
 	f, err := os.Open(opts.Events)
 	require.NoError(t, err)
 	defer f.Close()
-	er := recommend.NewEventReader(bufio.NewReaderSize(f, 1<<20), recommend.FormatCSV, recommend.EventReaderOptions{})
+	er := events.NewReader(bufio.NewReaderSize(f, 1<<20), events.FormatCSV, events.ReaderOptions{})
 	for {
 		e, err := er.Next()
 		if errors.Is(err, io.EOF) {
@@ -108,6 +110,6 @@ func coreRelease(t *testing.T, opts Options, params dp.Params) {
 	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 10, Delta: 1e-5}, Logger: quiet})
 	require.NoError(t, err)
 	defer ledger.Close()
-	_, err = col.Release(context.Background(), ledger, params)
+	_, err = release.Private(context.Background(), col, ledger, params)
 	require.NoError(t, err)
 }

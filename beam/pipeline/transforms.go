@@ -21,8 +21,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/textio"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 func init() {
@@ -89,22 +92,22 @@ func (c workerConfig) keyring() (*pseudonym.Keyring, error) {
 	return pseudonym.FromEnv(c.KeyEnv, opts)
 }
 
-func (c workerConfig) kinds() []recommend.Kind {
-	ks := make([]recommend.Kind, len(c.Kinds))
+func (c workerConfig) kinds() []events.Kind {
+	ks := make([]events.Kind, len(c.Kinds))
 	for i, k := range c.Kinds {
-		ks[i] = recommend.Kind(k)
+		ks[i] = events.Kind(k)
 	}
 	return ks
 }
 
 // gate builds the parser and the door for the catalog cat: the same checks
-// and pseudonyms as recommend.Ingestor.
-func (c workerConfig) gate(cat *recommend.Catalog) (*recommend.LineParser, *recommend.Gate, error) {
+// and pseudonyms as collect.Ingestor.
+func (c workerConfig) gate(cat *recommend.Catalog) (*events.LineParser, *collect.Gate, error) {
 	kr, err := c.keyring()
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := recommend.NewGate(cat, recommend.CollectorOptions{
+	g, err := collect.NewGate(cat, collect.Options{
 		Window:       recommend.Window{Start: c.WindowStart, End: c.WindowEnd},
 		Kinds:        c.kinds(),
 		MaxClockSkew: -1,
@@ -112,7 +115,7 @@ func (c workerConfig) gate(cat *recommend.Catalog) (*recommend.LineParser, *reco
 	if err != nil {
 		return nil, nil, err
 	}
-	lp, err := recommend.NewLineParser(recommend.EventFormat(c.Format), c.Header, recommend.EventReaderOptions{})
+	lp, err := events.NewLineParser(events.Format(c.Format), c.Header, events.ReaderOptions{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,7 +144,7 @@ func (f *wholeFileLinesFn) ProcessElement(ctx context.Context, file fileio.Reada
 	}
 	defer rc.Close()
 	sc := bufio.NewScanner(rc)
-	sc.Buffer(make([]byte, 0, 64<<10), recommend.MaxEventLine+1)
+	sc.Buffer(make([]byte, 0, 64<<10), events.MaxLineBytes+1)
 	for sc.Scan() {
 		emit(sc.Text())
 	}
@@ -174,8 +177,8 @@ var (
 type admitFn struct {
 	Config workerConfig
 
-	lp   *recommend.LineParser
-	gate *recommend.Gate
+	lp   *events.LineParser
+	gate *collect.Gate
 }
 
 func (f *admitFn) Setup(ctx context.Context) error {
@@ -210,8 +213,8 @@ func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(str
 	return nil
 }
 
-// boundFn keeps, for one pseudonym, the items a recommend.Collector would
-// keep (recommend.BoundItems), and emits them packed as little-endian
+// boundFn keeps, for one pseudonym, the items a collect.Collector would
+// keep (collect.Bound), and emits them packed as little-endian
 // uint32s.
 type boundFn struct {
 	SampleKey []byte
@@ -230,7 +233,7 @@ func (f *boundFn) ProcessElement(id string, items func(*int64) bool, emit func(s
 	for items(&it) {
 		f.buf = append(f.buf, uint32(it))
 	}
-	kept := recommend.BoundItems(key, f.K, pid, f.buf)
+	kept := collect.Bound(key, f.K, pid, f.buf)
 	out := make([]byte, 0, 4*len(kept))
 	for _, x := range kept {
 		out = binary.LittleEndian.AppendUint32(out, x)
@@ -265,7 +268,7 @@ type headPairsFn struct {
 func (f *headPairsFn) ProcessElement(id string, kept []byte, itemCounts []int64, emit func(string, int64)) {
 	if f.inHead == nil {
 		f.inHead = make([]bool, len(itemCounts))
-		for _, it := range recommend.HeadItems(itemCounts, f.HeadSize) {
+		for _, it := range release.HeadItems(itemCounts, f.HeadSize) {
 			f.inHead[it] = true
 		}
 	}
@@ -273,7 +276,7 @@ func (f *headPairsFn) ProcessElement(id string, kept []byte, itemCounts []int64,
 	items = slices.DeleteFunc(items, func(it uint32) bool { return int(it) >= len(f.inHead) || !f.inHead[it] })
 	for x := range items {
 		for y := x + 1; y < len(items); y++ {
-			emit(id, int64(recommend.PairKey(items[x], items[y])))
+			emit(id, pairKey(items[x], items[y]))
 		}
 	}
 }
@@ -283,13 +286,25 @@ func (f *headPairsFn) ProcessElement(id string, kept []byte, itemCounts []int64,
 type headPartitionsFn struct{ HeadSize int }
 
 func (f *headPartitionsFn) ProcessElement(itemCounts []int64, emit func(int64)) {
-	head := recommend.HeadItems(itemCounts, f.HeadSize)
+	head := release.HeadItems(itemCounts, f.HeadSize)
 	for x := range head {
 		for y := x + 1; y < len(head); y++ {
-			emit(int64(recommend.PairKey(head[x], head[y])))
+			emit(pairKey(head[x], head[y]))
 		}
 	}
 }
+
+// pairKey encodes the unordered pair of catalog indexes a and b as one
+// partition key: the smaller index in the high 32 bits.
+func pairKey(a, b uint32) int64 {
+	if a > b {
+		a, b = b, a
+	}
+	return int64(uint64(a)<<32 | uint64(b))
+}
+
+// splitPairKey decodes a pairKey.
+func splitPairKey(k uint64) [2]uint32 { return [2]uint32{uint32(k >> 32), uint32(k)} }
 
 // itemCount is one released item count.
 type itemCount struct{ Item, Count int64 }
@@ -398,7 +413,7 @@ func firstLine(ctx context.Context, glob string) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	line, err := bufio.NewReader(io.LimitReader(rd, recommend.MaxEventLine)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(rd, events.MaxLineBytes)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", 0, fmt.Errorf("%s: %w", files[0], err)
 	}

@@ -3,9 +3,10 @@ package main
 import (
 	"strings"
 
-	"github.com/privrec/privrec/benchmarks"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/privrec/privrec/benchmarks"
 )
 
 func (a *app) benchCmd() *cobra.Command {

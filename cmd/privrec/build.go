@@ -11,12 +11,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/pseudonym"
-	"github.com/privrec/privrec/recommend"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 type buildFlags struct {
@@ -24,7 +28,7 @@ type buildFlags struct {
 	windowStart, windowEnd                        string
 	keyPeriod                                     time.Duration
 	keyEpoch                                      string
-	params                                        dp.Params
+	params                                        release.Options
 	mechanism, pairs                              string
 	neighbors                                     int
 	budget                                        dp.Budget
@@ -86,12 +90,12 @@ historical data); in production, give the period your keyring rotates on.`,
 	fl.Float64Var(&f.params.Epsilon, "epsilon", 0, "ε of this release (required)")
 	fl.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
 	fl.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
-	fl.IntVar(&f.params.MaxItemsPerUser, "k", dp.DefaultMaxItemsPerUser, "max items per user per window")
-	fl.IntVar(&f.params.KeepItems, "keep", 0, "items kept per user, weighted to the norm of --k items (default: --k, no weighting)")
-	fl.Float64Var(&f.params.ItemShare, "item-share", dp.DefaultItemShare, "share of the budget for item counts")
+	fl.IntVar(&f.params.K, "k", release.DefaultK, "max items per user per window")
+	fl.IntVar(&f.params.Keep, "keep", 0, "items kept per user, weighted to the norm of --k items (default: --k, no weighting)")
+	fl.Float64Var(&f.params.ItemShare, "item-share", release.DefaultItemShare, "share of the budget for item counts")
 	fl.StringVar(&f.pairs, "pairs", "head", "pair selection: head or threshold")
-	fl.IntVar(&f.params.HeadSize, "head-size", dp.DefaultHeadSize, "head items whose pairs are released (--pairs head)")
-	fl.IntVar(&f.neighbors, "neighbors", recommend.DefaultNeighbors, "neighbours kept per item")
+	fl.IntVar(&f.params.HeadSize, "head-size", release.DefaultHeadSize, "head items whose pairs are released (--pairs head)")
+	fl.IntVar(&f.neighbors, "neighbors", release.DefaultNeighbors, "neighbours kept per item")
 	fl.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε when creating the ledger")
 	fl.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap when creating the ledger")
 	fl.DurationVar(&f.budget.Horizon, "budget-horizon", 0, "rolling horizon of the cap (0: forever)")
@@ -110,10 +114,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		return usageErr("--epsilon is required")
 	}
 	var err error
-	if f.params.Mechanism, err = dp.ParseMechanism(f.mechanism); err != nil {
+	if f.params.Noise, err = dp.ParseNoise(f.mechanism); err != nil {
 		return withCode(exitUsage, err)
 	}
-	if f.params.Pairs, err = dp.ParsePairSelection(f.pairs); err != nil {
+	if f.params.Pairs, err = release.ParsePairSelection(f.pairs); err != nil {
 		return withCode(exitUsage, err)
 	}
 	if err := f.params.Validate(); err != nil {
@@ -161,20 +165,21 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 	if err != nil {
 		return classify(err)
 	}
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
-		Window: window, MaxItemsPerUser: f.params.WithDefaults().KeepItems, MaxClockSkew: -1, Neighbors: f.neighbors, Logger: log,
+	f.params.Neighbors, f.params.Logger = f.neighbors, log
+	col, err := collect.New(cat, collect.Options{
+		Window: window, Keep: f.params.WithDefaults().Keep, MaxClockSkew: -1, Logger: log,
 	})
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
 
 	// Pass 2: pseudonymize at the door and collect.
 	out := buildOut{Events: f.events, Format: format.String(), Window: window, Model: f.out, FirstBad: []badLine{}}
-	err = a.readEvents(f.events, format, "pseudonymizing", func(er *recommend.EventReader, e recommend.RawEvent, perr error) error {
+	err = a.readEvents(f.events, format, "pseudonymizing", func(er *events.Reader, e events.Event, perr error) error {
 		out.Read++
 		if perr == nil {
 			perr = ing.Add(e)
@@ -201,13 +206,13 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 
 	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Logger: log})
 	if err != nil {
-		if f.budget == (dp.Budget{}) && strings.Contains(err.Error(), "needs a Budget") {
+		if errors.Is(err, dp.ErrNoBudget) {
 			return usageErr("ledger %s does not exist yet: give its cap with --budget-epsilon and --budget-delta", f.ledger)
 		}
 		return classify(err)
 	}
 	defer ledger.Close()
-	model, err := col.Release(cmd.Context(), ledger, f.params)
+	model, err := release.Private(cmd.Context(), col, ledger, f.params)
 	if err != nil {
 		return classify(err)
 	}
@@ -282,9 +287,9 @@ func openKeyring(path string, period time.Duration, epoch string, w recommend.Wi
 }
 
 // detectFormat picks the event format from the flag, the extension or the header.
-func detectFormat(path, flag string) (recommend.EventFormat, error) {
+func detectFormat(path, flag string) (events.Format, error) {
 	if flag != "auto" {
-		f, err := recommend.ParseEventFormat(flag)
+		f, err := events.ParseFormat(flag)
 		if err != nil {
 			return 0, withCode(exitUsage, err)
 		}
@@ -292,7 +297,7 @@ func detectFormat(path, flag string) (recommend.EventFormat, error) {
 	}
 	base := strings.TrimSuffix(strings.ToLower(path), ".gz")
 	if strings.HasSuffix(base, ".jsonl") || strings.HasSuffix(base, ".ndjson") {
-		return recommend.FormatJSONLines, nil
+		return events.FormatJSONLines, nil
 	}
 	r, closeFn, err := openMaybeGzip(path, nil)
 	if err != nil {
@@ -303,7 +308,7 @@ func detectFormat(path, flag string) (recommend.EventFormat, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
-	return recommend.SniffFormat(line), nil
+	return events.Sniff(line), nil
 }
 
 // openMaybeGzip opens path, decompressing .gz files; counted, when not nil,
@@ -331,8 +336,8 @@ func openMaybeGzip(path string, counted io.Writer) (io.Reader, func(), error) {
 
 // readEvents streams the events file with a progress bar on a terminal and
 // calls fn for every line: an event, or the line's parse error.
-func (a *app) readEvents(path string, format recommend.EventFormat, what string,
-	fn func(*recommend.EventReader, recommend.RawEvent, error) error, skipped *int) error {
+func (a *app) readEvents(path string, format events.Format, what string,
+	fn func(*events.Reader, events.Event, error) error, skipped *int) error {
 	var bar *progressbar.ProgressBar
 	var counted io.Writer
 	if fi, err := os.Stat(path); err == nil && !a.quiet && !a.json && isTerminal(a.stderr) {
@@ -345,17 +350,17 @@ func (a *app) readEvents(path string, format recommend.EventFormat, what string,
 		return err
 	}
 	defer closeFn()
-	er := recommend.NewEventReader(r, format, recommend.EventReaderOptions{})
+	er := events.NewReader(r, format, events.ReaderOptions{})
 	for {
 		e, err := er.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		var pe *recommend.ParseError
+		var pe *events.ParseError
 		if err != nil && !errors.As(err, &pe) {
 			return withCode(exitData, fmt.Errorf("%s: %w", path, err))
 		}
-		if pe != nil && pe.Line == 1 && format != recommend.FormatJSONLines {
+		if pe != nil && pe.Line == 1 && format != events.FormatJSONLines {
 			return withCode(exitData, fmt.Errorf("%s: %w", path, err))
 		}
 		if err := fn(er, e, err); err != nil {
@@ -378,11 +383,11 @@ type scanResult struct {
 
 // scan reads the events once for their items (and names, for Online
 // Retail) and time range.
-func (a *app) scan(path string, format recommend.EventFormat, needWindow bool) (scanResult, error) {
+func (a *app) scan(path string, format events.Format, needWindow bool) (scanResult, error) {
 	var res scanResult
 	seen := map[string]bool{}
 	var lo, hi time.Time
-	err := a.readEvents(path, format, "scanning", func(_ *recommend.EventReader, e recommend.RawEvent, perr error) error {
+	err := a.readEvents(path, format, "scanning", func(_ *events.Reader, e events.Event, perr error) error {
 		if perr != nil {
 			return nil // reported in the second pass
 		}
@@ -404,7 +409,7 @@ func (a *app) scan(path string, format recommend.EventFormat, needWindow bool) (
 	if len(res.items) == 0 {
 		return res, withCode(exitData, fmt.Errorf("%s: no valid events", path))
 	}
-	if format == recommend.FormatOnlineRetail {
+	if format == events.FormatOnlineRetail {
 		names, err := onlineRetailNames(path)
 		if err != nil {
 			return res, err

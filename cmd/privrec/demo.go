@@ -5,8 +5,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/spf13/cobra"
+
+	"github.com/privrec/privrec/internal/sampledata"
 )
 
 func (a *app) demoCmd() *cobra.Command {

@@ -6,8 +6,9 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/privrec/privrec/pseudonym"
 	"github.com/spf13/cobra"
+
+	"github.com/privrec/privrec/pseudonym"
 )
 
 func (a *app) keygenCmd() *cobra.Command {

@@ -65,6 +65,13 @@ func usageErr(format string, args ...any) error {
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
+	// Find fails only on an unknown command; flag errors come through the
+	// root's flag error func and argument errors through exactArgs, both
+	// as usage errors with their exit code.
+	if _, _, err := root.Find(args); err != nil {
+		fmt.Fprintf(stderr, "privrec: %v (see 'privrec --help')\n", err)
+		return exitUsage
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -74,9 +81,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
-	}
-	if isUsage(err) {
-		return exitUsage
 	}
 	return exitFailure
 }

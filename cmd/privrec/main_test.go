@@ -11,9 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/internal/sampledata"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/model.prm, testdata/budget.ledger and the golden files")
@@ -151,7 +152,7 @@ func TestErrorPathsAndExitCodes(t *testing.T) {
 		{"corrupt model", []string{"similar", "--model", corrupt, "22423"}, exitData, "bad model snapshot"},
 		{"missing events file", buildArgs(dir, "--events", p("nope.csv")), exitFailure, "no such file"},
 		{"insecure key file", buildArgs(dir, "--key-file", insecure), exitData, "readable by group or others"},
-		{"bad epsilon", buildArgs(dir, "--epsilon", "-1"), exitUsage, "Params.Epsilon"},
+		{"bad epsilon", buildArgs(dir, "--epsilon", "-1"), exitUsage, "invalid Epsilon"},
 		{"strict bad line", buildArgs(dir, "--events", bad, "--strict", "--window-start", "2011-01-01", "--window-end", "2011-02-01"), exitData, "line 3"},
 		{"new ledger without cap", append(buildArgs(dir, "--ledger", p("new.ledger"))[:0:0], "build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--epsilon", "1", "--out", p("x.prm")), exitUsage, "--budget-epsilon"},
 		{"corrupt ledger", []string{"ledger", "--ledger", corrupt}, exitData, "ledger is corrupt"},
@@ -179,7 +180,7 @@ func TestBuildReportsBadLinesAndExhaustsBudget(t *testing.T) {
 	assert.Contains(t, out, "Read 5 lines")
 	assert.Contains(t, out, "2 events accepted, 3 bad lines")
 	assert.Contains(t, out, "line 4: line 4, column 3 (kind)")
-	assert.Contains(t, out, `line 5: recommend: item not in catalog: "NOPE"`)
+	assert.Contains(t, out, `line 5: collect: item not in catalog: "NOPE"`)
 	assert.Contains(t, out, "line 6: line 6, column 1 (user): empty")
 	assert.NotContains(t, out+stderr, "u1", "no user ID in the output")
 

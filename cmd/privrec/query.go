@@ -5,8 +5,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/privrec/privrec/recommend"
 	"github.com/spf13/cobra"
+
+	"github.com/privrec/privrec/recommend"
 )
 
 // queryFlags are shared by recommend, similar and popular.
@@ -28,8 +29,18 @@ func (q *queryFlags) register(c *cobra.Command) {
 	c.Flags().Float64Var(&q.minSupport, "min-support", 0, "ignore evidence from fewer (noisy) users than this")
 }
 
-func (q *queryFlags) options() recommend.QueryOptions {
-	return recommend.QueryOptions{Exclude: q.exclude, Categories: q.categories, ExcludeCategories: q.excludeCategories, MinSupport: q.minSupport}
+// recommend answers the query for a context (none: popular items).
+func (q *queryFlags) recommend(m *recommend.Model, context []string) (*recommend.Result, error) {
+	if q.n < 1 {
+		return nil, usageErr("-n must be at least 1")
+	}
+	res := &recommend.Result{}
+	err := m.Recommend(res, recommend.Query{Context: context, N: q.n, Exclude: q.exclude, Categories: q.categories,
+		ExcludeCategories: q.excludeCategories, MinSupport: q.minSupport})
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	return res, nil
 }
 
 func (q *queryFlags) load() (*recommend.Model, error) { return loadModel(q.model) }
@@ -59,9 +70,9 @@ func (a *app) recommendCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := m.ForContext(ctx, q.n, q.options())
+			res, err := q.recommend(m, ctx)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			return a.printResult(m, res, "Recommended for "+strings.Join(ctx, ", ")+":")
 		},
@@ -82,9 +93,9 @@ func (a *app) similarCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := m.Similar(args[0], q.n, q.options())
+			res, err := q.recommend(m, args[:1])
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			return a.printResult(m, res, "People who had "+args[0]+" also had:")
 		},
@@ -104,9 +115,9 @@ func (a *app) popularCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := m.Popular(q.n, q.options())
+			res, err := q.recommend(m, nil)
 			if err != nil {
-				return withCode(exitUsage, err)
+				return err
 			}
 			return a.printResult(m, res, "Popular items:")
 		},
@@ -134,7 +145,7 @@ func (a *app) printResult(m *recommend.Model, res *recommend.Result, title strin
 	out := resultOut{Items: []itemOut{}, Unknown: append([]string{}, res.Unknown...), Fallback: res.Fallback}
 	for i := range res.Items {
 		r := &res.Items[i]
-		it, _ := m.Lookup(r.Item)
+		it, _ := m.Catalog().Lookup(r.Item)
 		out.Items = append(out.Items, itemOut{r.Item, it.Name, r.Score, r.Reason.String(), append([]string{}, r.BecauseItems()...), r.Explain()})
 	}
 	if a.json {

@@ -5,8 +5,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/privrec/privrec/dp"
 	"github.com/spf13/cobra"
+
+	"github.com/privrec/privrec/dp"
 )
 
 func (a *app) reportCmd() *cobra.Command {

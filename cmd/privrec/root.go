@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
-	"github.com/spf13/cobra"
+	"github.com/privrec/privrec/release"
 )
 
 // app holds what every command shares.
@@ -51,13 +52,6 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
 	return root
 }
 
-// isUsage recognizes cobra's own usage errors.
-func isUsage(err error) bool {
-	msg := err.Error()
-	return strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
-		strings.Contains(msg, "accepts ") || strings.Contains(msg, "required flag")
-}
-
 func (a *app) logger() *slog.Logger {
 	level := slog.LevelWarn
 	if a.verbose {
@@ -91,7 +85,7 @@ func classify(err error) error {
 		return nil
 	}
 	var ee *exitError
-	var pe *dp.ParamError
+	var pe *release.OptionError
 	switch {
 	case errors.As(err, &ee):
 		return err

@@ -10,9 +10,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/privrec/privrec/httpapi"
 	"github.com/privrec/privrec/recommend"
-	"github.com/spf13/cobra"
 )
 
 func (a *app) serveCmd() *cobra.Command {

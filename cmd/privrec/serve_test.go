@@ -16,9 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privrec/privrec/recommend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/recommend"
 )
 
 // serve answers while the model file is replaced, then serves the new model,
@@ -134,11 +135,11 @@ func TestBuildOnlineRetailWithoutCatalog(t *testing.T) {
 	assert.Equal(t, "online-retail", res.Format)
 	assert.Equal(t, 600, res.Accepted)
 	assert.Equal(t, 2, res.Skipped)
-	assert.Equal(t, 3, res.Report.Released.Items)
+	assert.Equal(t, 3, res.Report.Contents.Items)
 	assert.Equal(t, "2011-03-01T00:00:00Z", res.Window.Start.Format(time.RFC3339))
 	m, err := recommend.LoadModel(p("retail.prm"))
 	require.NoError(t, err)
-	it, ok := m.Lookup("22423")
+	it, ok := m.Catalog().Lookup("22423")
 	require.True(t, ok)
 	assert.Equal(t, "REGENCY CAKESTAND 3 TIER", it.Name)
 	assert.NotContains(t, out, "12000")

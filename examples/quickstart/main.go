@@ -16,10 +16,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 func main() {
@@ -54,26 +56,26 @@ func run(out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
-		Window:          w,
-		MaxItemsPerUser: 16,
-		MaxClockSkew:    -1, // the sample is historical
-		Logger:          log,
+	col, err := collect.New(cat, collect.Options{
+		Window:       w,
+		Keep:         16,
+		MaxClockSkew: -1, // the sample is historical
+		Logger:       log,
 	})
 	if err != nil {
 		return err
 	}
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	if err != nil {
 		return err
 	}
-	events, err := sampledata.Events()
+	evs, err := sampledata.Events()
 	if err != nil {
 		return err
 	}
 	n := 0
 	for {
-		e, err := events.Next()
+		e, err := evs.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -96,7 +98,7 @@ func run(out io.Writer) error {
 		return err
 	}
 	defer ledger.Close()
-	model, err := col.Release(context.Background(), ledger, dp.Params{Epsilon: 1, Delta: 1e-5, MaxItemsPerUser: 16, HeadSize: 300})
+	model, err := release.Private(context.Background(), col, ledger, release.Options{Epsilon: 1, Delta: 1e-5, K: 16, HeadSize: 300, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -118,7 +120,7 @@ func run(out io.Writer) error {
 
 	// 5. Queries.
 	name := func(id string) string {
-		it, _ := model.Lookup(id)
+		it, _ := model.Catalog().Lookup(id)
 		return fmt.Sprintf("%s (%s)", strings.ToLower(it.Name), id)
 	}
 	shown, fromPairs := 0, 0
@@ -133,7 +135,7 @@ func run(out io.Writer) error {
 			if r.Reason == recommend.ReasonContext {
 				var parts []string
 				for _, b := range r.BecauseItems() {
-					it, _ := model.Lookup(b)
+					it, _ := model.Catalog().Lookup(b)
 					parts = append(parts, strings.ToLower(it.Name))
 				}
 				because = "because you have " + strings.Join(parts, ", ")
@@ -146,15 +148,14 @@ func run(out io.Writer) error {
 		fmt.Fprintln(out)
 	}
 	item := "22423" // REGENCY CAKESTAND 3 TIER
-	res, err := model.Similar(item, 5, recommend.QueryOptions{})
-	if err != nil {
+	res := &recommend.Result{}
+	if err := model.Recommend(res, recommend.Query{Context: []string{item}, N: 5}); err != nil {
 		return err
 	}
 	print("Customers who bought "+name(item)+" also bought:", res)
 
 	cart := []string{"22697", "22698", "NOT-A-SKU"} // two tea cups and saucers, one unknown item
-	res, err = model.ForContext(cart, 5, recommend.QueryOptions{})
-	if err != nil {
+	if err := model.Recommend(res, recommend.Query{Context: cart, N: 5}); err != nil {
 		return err
 	}
 	print("Recommended for a cart with "+name(cart[0])+" and "+name(cart[1])+":", res)
@@ -164,8 +165,7 @@ func run(out io.Writer) error {
 		"noise: that is the price of the guarantee at this size, and it shrinks as the number of customers grows.\n\n",
 		fromPairs, shown)
 
-	res, err = model.Popular(5, recommend.QueryOptions{Categories: []string{"christmas"}})
-	if err != nil {
+	if err := model.Recommend(res, recommend.Query{N: 5, Categories: []string{"christmas"}}); err != nil {
 		return err
 	}
 	print("Popular in the christmas category:", res)

@@ -15,10 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 //go:embed templates/*.html
@@ -58,20 +60,20 @@ func newShop(ctx context.Context, o Options) (*shop, error) {
 	if err != nil {
 		return nil, err
 	}
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: w, MaxClockSkew: -1, Logger: o.Logger})
+	col, err := collect.New(cat, collect.Options{Window: w, MaxClockSkew: -1, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	if err != nil {
 		return nil, err
 	}
-	events, err := sampledata.Events()
+	evs, err := sampledata.Events()
 	if err != nil {
 		return nil, err
 	}
 	for {
-		e, err := events.Next()
+		e, err := evs.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -88,7 +90,7 @@ func newShop(ctx context.Context, o Options) (*shop, error) {
 		return nil, err
 	}
 	defer ledger.Close()
-	m, err := col.Release(ctx, ledger, dp.Params{Epsilon: o.Epsilon, Delta: 1e-5, HeadSize: 300})
+	m, err := release.Private(ctx, col, ledger, release.Options{Epsilon: o.Epsilon, Delta: 1e-5, HeadSize: 300, Logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -145,14 +147,14 @@ type rec struct {
 
 func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	it, ok := s.model.Lookup(id)
+	it, ok := s.model.Catalog().Lookup(id)
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	cart := readCart(r, s.model)
-	res, err := s.model.Similar(id, 6, recommend.QueryOptions{Exclude: cart})
-	if err != nil {
+	res := &recommend.Result{}
+	if err := s.model.Recommend(res, recommend.Query{Context: []string{id}, N: 6, Exclude: cart}); err != nil {
 		http.Error(w, "recommendation failed", http.StatusInternalServerError)
 		return
 	}
@@ -167,12 +169,12 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 
 func (s *shop) home(w http.ResponseWriter, r *http.Request) {
 	cat := r.URL.Query().Get("category")
-	opts := recommend.QueryOptions{}
+	q := recommend.Query{N: 24}
 	if cat != "" {
-		opts.Categories = []string{cat}
+		q.Categories = []string{cat}
 	}
-	res, err := s.model.Popular(24, opts)
-	if err != nil {
+	res := &recommend.Result{}
+	if err := s.model.Recommend(res, q); err != nil {
 		http.Error(w, "recommendation failed", http.StatusInternalServerError)
 		return
 	}
@@ -186,11 +188,11 @@ func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
 	cart := readCart(r, s.model)
 	var items []product
 	for _, id := range cart {
-		it, _ := s.model.Lookup(id)
+		it, _ := s.model.Catalog().Lookup(id)
 		items = append(items, product{it.ID, it.Name, it.Category})
 	}
-	res, err := s.model.ForContext(cart, 6, recommend.QueryOptions{})
-	if err != nil {
+	res := &recommend.Result{}
+	if err := s.model.Recommend(res, recommend.Query{Context: cart, N: 6}); err != nil {
 		http.Error(w, "recommendation failed", http.StatusInternalServerError)
 		return
 	}
@@ -199,7 +201,7 @@ func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
 		"Recs": s.recs(res, func(because []string) string {
 			names := make([]string, len(because))
 			for i, b := range because {
-				it, _ := s.model.Lookup(b)
+				it, _ := s.model.Catalog().Lookup(b)
 				names[i] = strings.ToLower(it.Name)
 			}
 			return "Because you have " + joinAnd(names) + " in your cart"
@@ -211,7 +213,7 @@ func (s *shop) privacy(w http.ResponseWriter, r *http.Request) {
 	rep := s.model.Report()
 	s.render(w, "privacy", map[string]any{
 		"Title": "Your privacy", "Report": rep, "Ledger": s.ledger, "Cart": len(readCart(r, s.model)),
-		"KeyDays": int(time.Duration(rep.KeyPeriod).Hours() / 24),
+		"KeyDays": int(rep.KeyPeriod.Hours() / 24),
 	})
 }
 
@@ -219,7 +221,7 @@ func (s *shop) recs(res *recommend.Result, because func([]string) string) []rec 
 	out := make([]rec, 0, len(res.Items))
 	for i := range res.Items {
 		r := &res.Items[i]
-		it, _ := s.model.Lookup(r.Item)
+		it, _ := s.model.Catalog().Lookup(r.Item)
 		why := "Popular with other shoppers"
 		if r.Reason == recommend.ReasonContext && because != nil {
 			why = because(r.BecauseItems())
@@ -260,7 +262,7 @@ func readCart(r *http.Request, m *recommend.Model) []string {
 	}
 	var out []string
 	for _, id := range strings.Split(raw, "|") {
-		if _, ok := m.Lookup(id); ok && !slices.Contains(out, id) && len(out) < maxCartSize {
+		if _, ok := m.Catalog().Lookup(id); ok && !slices.Contains(out, id) && len(out) < maxCartSize {
 			out = append(out, id)
 		}
 	}
@@ -276,7 +278,7 @@ func writeCart(w http.ResponseWriter, cart []string) {
 
 func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 	id := r.FormValue("id")
-	if _, ok := s.model.Lookup(id); !ok {
+	if _, ok := s.model.Catalog().Lookup(id); !ok {
 		http.Error(w, "unknown item", http.StatusBadRequest)
 		return
 	}

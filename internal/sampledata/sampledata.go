@@ -12,6 +12,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -64,10 +65,10 @@ func EventsCSV() ([]byte, error) {
 }
 
 // Events returns a reader over the sample's raw events.
-func Events() (*recommend.EventReader, error) {
+func Events() (*events.Reader, error) {
 	b, err := EventsCSV()
 	if err != nil {
 		return nil, err
 	}
-	return recommend.NewEventReader(bytes.NewReader(b), recommend.FormatCSV, recommend.EventReaderOptions{}), nil
+	return events.NewReader(bytes.NewReader(b), events.FormatCSV, events.ReaderOptions{}), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +17,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/httpapi"
+	"github.com/privrec/privrec/httpapi/ingest"
 	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
-	"github.com/stretchr/testify/require"
+	"github.com/privrec/privrec/release"
 )
 
 // TestNoIdentifierOrKeyInAnyArtefact runs ingestion (good and bad events),
@@ -43,17 +49,17 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 	period := kr.Period(w.Start)
 	cat, err := sampledata.Catalog()
 	require.NoError(t, err)
-	col, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: w, MaxClockSkew: -1, Logger: logger})
+	col, err := collect.New(cat, collect.Options{Window: w, MaxClockSkew: -1, Logger: logger})
 	require.NoError(t, err)
-	ing, err := recommend.NewIngestor(col, kr)
+	ing, err := collect.NewIngestor(col, kr)
 	require.NoError(t, err)
 
 	var errorsSeen []string
 	rawIDs := map[string]bool{}
-	events, err := sampledata.Events()
+	evs, err := sampledata.Events()
 	require.NoError(t, err)
 	for n := 0; ; n++ {
-		e, err := events.Next()
+		e, err := evs.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -62,11 +68,11 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 		rawIDs[e.UserID] = true
 		require.NoError(t, ing.Add(e))
 		if n%5000 == 0 { // the same person, with bad events: their errors must not name them
-			for _, bad := range []recommend.RawEvent{
-				{UserID: e.UserID, Item: "NOT-A-SKU", Kind: recommend.KindView, Time: e.Time},
+			for _, bad := range []events.Event{
+				{UserID: e.UserID, Item: "NOT-A-SKU", Kind: events.KindView, Time: e.Time},
 				{UserID: e.UserID, Item: e.Item, Kind: 0, Time: e.Time},
-				{UserID: e.UserID, Item: e.Item, Kind: recommend.KindView, Time: w.End.Add(time.Hour)},
-				{UserID: e.UserID + strings.Repeat("x", 2000), Item: e.Item, Kind: recommend.KindView, Time: e.Time},
+				{UserID: e.UserID, Item: e.Item, Kind: events.KindView, Time: w.End.Add(time.Hour)},
+				{UserID: e.UserID + strings.Repeat("x", 2000), Item: e.Item, Kind: events.KindView, Time: e.Time},
 			} {
 				if err := ing.Add(bad); err != nil {
 					errorsSeen = append(errorsSeen, err.Error())
@@ -80,12 +86,12 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 	ledgerPath := filepath.Join(dir, "ledger")
 	ledger, err := dp.OpenFileLedger(ledgerPath, dp.LedgerOptions{Budget: dp.Budget{Epsilon: 1.2, Delta: 1e-5}, Logger: logger})
 	require.NoError(t, err)
-	model, err := col.Release(context.Background(), ledger, dp.Params{Epsilon: 1, Delta: 1e-5, HeadSize: 300})
+	model, err := release.Private(context.Background(), col, ledger, release.Options{Epsilon: 1, Delta: 1e-5, HeadSize: 300})
 	require.NoError(t, err)
 	// A refused release, for its error and log line.
-	col2, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: w, MaxClockSkew: -1, Logger: logger})
+	col2, err := collect.New(cat, collect.Options{Window: w, MaxClockSkew: -1, Logger: logger})
 	require.NoError(t, err)
-	_, err = col2.Release(context.Background(), ledger, dp.Params{Epsilon: 1, Delta: 1e-5})
+	_, err = release.Private(context.Background(), col2, ledger, release.Options{Epsilon: 1, Delta: 1e-5})
 	require.ErrorIs(t, err, dp.ErrBudgetExceeded)
 	errorsSeen = append(errorsSeen, err.Error())
 	require.NoError(t, ledger.Close())
@@ -93,17 +99,17 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 	modelPath := filepath.Join(dir, "model.prm")
 	require.NoError(t, recommend.SaveModel(model, modelPath))
 	rep := model.Report()
-	repJSON, err := rep.JSON()
+	repJSON, err := json.Marshal(rep)
 	require.NoError(t, err)
 
 	// The HTTP API: queries, errors, metrics, and ingestion.
 	api := httptest.NewServer(httpapi.NewHandler(recommend.NewRecommender(model), httpapi.Options{Logger: logger}))
 	defer api.Close()
-	ingestCol, err := recommend.NewCollector(cat, recommend.CollectorOptions{Window: w, MaxClockSkew: -1, Logger: logger})
+	ingestCol, err := collect.New(cat, collect.Options{Window: w, MaxClockSkew: -1, Logger: logger})
 	require.NoError(t, err)
-	ingestIng, err := recommend.NewIngestor(ingestCol, kr)
+	ingestIng, err := collect.NewIngestor(ingestCol, kr)
 	require.NoError(t, err)
-	ingestAPI := httptest.NewServer(httpapi.NewIngestHandler(ingestIng, httpapi.Options{Logger: logger}))
+	ingestAPI := httptest.NewServer(ingest.NewHandler(ingestIng, ingest.Options{Logger: logger}))
 	defer ingestAPI.Close()
 	var httpOut bytes.Buffer
 	some := ""

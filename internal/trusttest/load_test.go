@@ -10,11 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/pseudonym"
-	"github.com/privrec/privrec/recommend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // TestConcurrentLoad: goroutines add events to consecutive windows while
@@ -87,10 +91,11 @@ func TestConcurrentLoad(t *testing.T) {
 					return
 				default:
 				}
-				if rec.Model() == nil {
+				m := rec.Model()
+				if m == nil {
 					continue
 				}
-				if err := rec.ForContextInto(&res, []string{"sku-01", "sku-02"}, 5, recommend.QueryOptions{Categories: []string{"a", "b"}}); err != nil || len(res.Items) != 5 {
+				if err := m.Recommend(&res, recommend.Query{Context: []string{"sku-01", "sku-02"}, N: 5, Categories: []string{"a", "b"}}); err != nil || len(res.Items) != 5 {
 					fail("query: %v (%d items)", err, len(res.Items))
 				}
 			}
@@ -100,11 +105,11 @@ func TestConcurrentLoad(t *testing.T) {
 	released := make(chan *recommend.Model, windows)
 	var releasesWG sync.WaitGroup
 	for w := range windows {
-		col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
-			Window:          recommend.Window{Start: start.Add(time.Duration(w) * day), End: start.Add(time.Duration(w+1) * day)},
-			MaxItemsPerUser: 3, MaxClockSkew: -1, Logger: quiet})
+		col, err := collect.New(cat, collect.Options{
+			Window: recommend.Window{Start: start.Add(time.Duration(w) * day), End: start.Add(time.Duration(w+1) * day)},
+			Keep:   3, MaxClockSkew: -1, Logger: quiet})
 		require.NoError(t, err)
-		ing, err := recommend.NewIngestor(col, kr)
+		ing, err := collect.NewIngestor(col, kr)
 		require.NoError(t, err)
 		var addWG sync.WaitGroup
 		for g := range adders {
@@ -115,7 +120,7 @@ func TestConcurrentLoad(t *testing.T) {
 				for i := range users {
 					u := (i + g*97) % users
 					for _, id := range basket(u, w) {
-						e := recommend.RawEvent{UserID: fmt.Sprint("user-", u), Item: id, Kind: recommend.KindPurchase,
+						e := events.Event{UserID: fmt.Sprint("user-", u), Item: id, Kind: events.KindPurchase,
 							Time: start.Add(time.Duration(w)*day + time.Duration(u)*time.Second)}
 						if err := ing.Add(e); err != nil {
 							fail("add: %v", err)
@@ -131,9 +136,9 @@ func TestConcurrentLoad(t *testing.T) {
 			var m *recommend.Model
 			var err error
 			if w == windows-1 {
-				m, err = col.Release(context.Background(), ledger, dp.Params{Epsilon: 10, Delta: 1e-5, MaxItemsPerUser: 3, HeadSize: 30})
+				m, err = release.Private(context.Background(), col, ledger, release.Options{Epsilon: 10, Delta: 1e-5, K: 3, HeadSize: 30})
 			} else {
-				m, err = col.ReleaseNonPrivate(dp.Params{MaxItemsPerUser: 3, HeadSize: 30})
+				m, err = release.Exact(col, release.Options{K: 3, HeadSize: 30})
 			}
 			if err != nil {
 				fail("release %d: %v", w, err)

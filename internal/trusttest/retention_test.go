@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/privrec/privrec/dp"
-	"github.com/privrec/privrec/pseudonym"
-	"github.com/privrec/privrec/recommend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 // Daily windows aligned with daily key periods: each window's state is
@@ -29,18 +32,18 @@ func TestRetentionPurgesStateAndForgetsKeys(t *testing.T) {
 	var ids []pseudonym.ID
 	for d := range 5 {
 		start := epoch.Add(time.Duration(d) * day)
-		col, err := recommend.NewCollector(cat, recommend.CollectorOptions{
-			Window: recommend.Window{Start: start, End: start.Add(day)}, MaxItemsPerUser: 2, MaxClockSkew: -1,
+		col, err := collect.New(cat, collect.Options{
+			Window: recommend.Window{Start: start, End: start.Add(day)}, Keep: 2, MaxClockSkew: -1,
 			StateDir: dir, Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
-		ing, err := recommend.NewIngestor(col, kr)
+		ing, err := collect.NewIngestor(col, kr)
 		require.NoError(t, err)
-		require.NoError(t, ing.Add(recommend.RawEvent{UserID: "alice", Item: "a", Kind: recommend.KindView, Time: start.Add(time.Hour)}))
+		require.NoError(t, ing.Add(events.Event{UserID: "alice", Item: "a", Kind: events.KindView, Time: start.Add(time.Hour)}))
 		id, err := kr.Pseudonymize(kr.Period(start), "alice")
 		require.NoError(t, err)
 		ids = append(ids, id)
 		if d == 1 || d == 3 || d == 4 {
-			_, err := col.ReleaseNonPrivate(dp.Params{MaxItemsPerUser: 2, HeadSize: 3})
+			_, err := release.Exact(col, release.Options{K: 2, HeadSize: 3})
 			require.NoError(t, err)
 		} else {
 			require.NoError(t, col.Close()) // abandoned: its state stays on disk
@@ -58,7 +61,7 @@ func TestRetentionPurgesStateAndForgetsKeys(t *testing.T) {
 
 	now := epoch.Add(5 * day)
 	cutoff := now.Add(-2 * day) // retention: two days
-	removed, err := recommend.PurgeStateFiles(dir, cutoff)
+	removed, err := collect.PurgeStateFiles(dir, cutoff)
 	require.NoError(t, err)
 	assert.Len(t, removed, 2)
 	kr.Forget(kr.Period(cutoff))

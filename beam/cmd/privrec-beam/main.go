@@ -39,7 +39,9 @@ import (
 
 	"github.com/privrec/privrec/beam/pipeline"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/recommend"
+	"github.com/privrec/privrec/release"
 )
 
 const (
@@ -74,9 +76,8 @@ type cliFlags struct {
 	keyEpoch, windowStart, windowEnd         string
 	ledger                                   string
 	budget                                   dp.Budget
-	params                                   dp.Params
+	params                                   release.Options
 	mechanism                                string
-	neighbors                                int
 	out, tempDir                             string
 	nonPrivate, jsonOut                      bool
 }
@@ -101,10 +102,10 @@ func flags(fs *flag.FlagSet) *cliFlags {
 	fs.Float64Var(&f.params.Epsilon, "epsilon", 0, "ε of this release (required unless --non-private)")
 	fs.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
 	fs.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
-	fs.IntVar(&f.params.MaxItemsPerUser, "k", dp.DefaultMaxItemsPerUser, "max items per user per window")
-	fs.Float64Var(&f.params.ItemShare, "item-share", dp.DefaultItemShare, "share of the budget for item counts")
-	fs.IntVar(&f.params.HeadSize, "head-size", dp.DefaultHeadSize, "head items whose pairs are released")
-	fs.IntVar(&f.neighbors, "neighbors", recommend.DefaultNeighbors, "neighbours kept per item")
+	fs.IntVar(&f.params.K, "k", release.DefaultK, "max items per user per window")
+	fs.Float64Var(&f.params.ItemShare, "item-share", release.DefaultItemShare, "share of the budget for item counts")
+	fs.IntVar(&f.params.HeadSize, "head-size", release.DefaultHeadSize, "head items whose pairs are released")
+	fs.IntVar(&f.params.Neighbors, "neighbors", release.DefaultNeighbors, "neighbours kept per item")
 	fs.StringVar(&f.out, "out", "", "model snapshot to write, a local path (required)")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory on a Beam filesystem for the released counts (default: next to --out)")
 	fs.BoolVar(&f.nonPrivate, "non-private", false, "no noise, no ledger: an ε = ∞ reference model for tests and benchmarks, never for serving")
@@ -119,7 +120,7 @@ type usageError struct{ error }
 // run executes one release and returns the exit code.
 func run(ctx context.Context, f *cliFlags, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	res, err := release(ctx, f, log)
+	res, err := runRelease(ctx, f, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "privrec-beam: %v\n", err)
 		var ue usageError
@@ -157,7 +158,7 @@ func run(ctx context.Context, f *cliFlags, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func release(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.Result, error) {
+func runRelease(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.Result, error) {
 	for name, v := range map[string]string{"--events": f.events, "--catalog": f.catalog, "--out": f.out, "--window-start": f.windowStart, "--window-end": f.windowEnd} {
 		if v == "" {
 			return nil, usageError{fmt.Errorf("%s is required (see --help)", name)}
@@ -168,7 +169,7 @@ func release(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.Resu
 	}
 	opts := pipeline.Options{
 		Events: f.events, Catalog: f.catalog, KeyFile: f.keyFile, KeyEnv: f.keyEnv, KeyPeriod: f.keyPeriod,
-		Params: f.params, Neighbors: f.neighbors, NonPrivate: f.nonPrivate, Logger: log,
+		Release: f.params, NonPrivate: f.nonPrivate, Logger: log,
 		Runner: *runners.Runner, TempDir: f.tempDir,
 	}
 	if opts.Runner == "" {
@@ -178,7 +179,8 @@ func release(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.Resu
 		opts.TempDir = filepath.Join(filepath.Dir(f.out), ".privrec-beam")
 	}
 	var err error
-	if opts.Params.Mechanism, err = dp.ParseMechanism(f.mechanism); err != nil {
+	opts.Release.Logger = log
+	if opts.Release.Noise, err = dp.ParseNoise(f.mechanism); err != nil {
 		return nil, usageError{err}
 	}
 	if opts.Format, err = detectFormat(f.events, f.format); err != nil {
@@ -201,12 +203,12 @@ func release(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.Resu
 	if f.ledger == "" || f.params.Epsilon == 0 {
 		return nil, usageError{errors.New("--ledger and --epsilon are required (or --non-private for a reference model)")}
 	}
-	if err := f.params.Validate(); err != nil {
+	if err := opts.Release.Validate(); err != nil {
 		return nil, usageError{err}
 	}
 	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Logger: log})
 	if err != nil {
-		if f.budget == (dp.Budget{}) && strings.Contains(err.Error(), "needs a Budget") {
+		if errors.Is(err, dp.ErrNoBudget) {
 			return nil, usageError{fmt.Errorf("ledger %s does not exist yet: give its cap with --budget-epsilon and --budget-delta", f.ledger)}
 		}
 		return nil, err
@@ -217,19 +219,19 @@ func release(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.Resu
 
 // detectFormat picks the format from the flag or the pattern's extension;
 // CSV files are told apart by their header.
-func detectFormat(events, format string) (recommend.EventFormat, error) {
+func detectFormat(pattern, format string) (events.Format, error) {
 	if format != "auto" {
-		return recommend.ParseEventFormat(format)
+		return events.ParseFormat(format)
 	}
-	base := strings.TrimSuffix(strings.ToLower(events), ".gz")
+	base := strings.TrimSuffix(strings.ToLower(pattern), ".gz")
 	if strings.HasSuffix(base, ".jsonl") || strings.HasSuffix(base, ".ndjson") {
-		return recommend.FormatJSONLines, nil
+		return events.FormatJSONLines, nil
 	}
-	line, err := pipeline.FirstLine(context.Background(), events)
+	line, err := pipeline.FirstLine(context.Background(), pattern)
 	if err != nil {
 		return 0, err
 	}
-	return recommend.SniffFormat(line), nil
+	return events.Sniff(line), nil
 }
 
 func parseTime(s string) (time.Time, error) {

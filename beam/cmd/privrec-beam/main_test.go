@@ -68,8 +68,8 @@ func TestBuildOnPrismServesInTheCore(t *testing.T) {
 	r := m.Report()
 	assert.True(t, r.Privacy.DifferentiallyPrivate)
 	assert.InDelta(t, 4, r.Privacy.Epsilon, 0.05)
-	res, err := m.Similar(m.Item(0).ID, 5, recommend.QueryOptions{})
-	require.NoError(t, err)
+	var res recommend.Result
+	require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{m.Catalog().Item(0).ID}, N: 5}))
 	assert.NotEmpty(t, res.Items)
 
 	stdout.Reset()

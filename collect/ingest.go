@@ -1,0 +1,77 @@
+package collect
+
+import (
+	"fmt"
+
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/pseudonym"
+)
+
+// Ingestor pseudonymizes raw events at the door and feeds them to a
+// Collector: the raw user ID is replaced by its pseudonym for the window's
+// key period before anything else happens, and is dropped. It is the only
+// part of privrec that needs the keyring. It is safe for concurrent use.
+type Ingestor struct {
+	c      *Collector
+	kr     *pseudonym.Keyring
+	period pseudonym.Period
+}
+
+// NewIngestor ties a collector to a keyring. The collector's window must lie
+// inside one key period: otherwise one person would have two pseudonyms in
+// the window and count as two users, silently doubling the contribution
+// bound.
+func NewIngestor(c *Collector, kr *pseudonym.Keyring) (*Ingestor, error) {
+	p, err := windowPeriod(c, kr)
+	if err != nil {
+		return nil, err
+	}
+	c.keyPeriod = kr.PeriodLength()
+	return &Ingestor{c: c, kr: kr, period: p}, nil
+}
+
+// windowPeriod returns the key period holding c's window, or an error if
+// the window spans two.
+func windowPeriod(c *Collector, kr *pseudonym.Keyring) (pseudonym.Period, error) {
+	w := c.opts.Window
+	p := kr.Period(w.Start)
+	_, end := kr.Bounds(p)
+	if w.End.After(end) {
+		return 0, fmt.Errorf("collect: window %v..%v spans two key periods (period %d ends %v); align windows with the keyring's %v periods",
+			w.Start, w.End, p, end, kr.PeriodLength())
+	}
+	return p, nil
+}
+
+// Add validates e, pseudonymizes its user ID and adds it to the collector.
+// Errors never contain the user ID or its pseudonym.
+func (in *Ingestor) Add(e events.Event) error {
+	id, idx, err := in.admit(e)
+	if err != nil {
+		return err
+	}
+	return in.c.add(id, idx)
+}
+
+// admit validates e and pseudonymizes its user ID.
+func (in *Ingestor) admit(e events.Event) (pseudonym.ID, uint32, error) {
+	idx, err := in.c.check(e.Item, e.Kind, e.Time)
+	if err != nil {
+		return pseudonym.ID{}, 0, err
+	}
+	id, err := in.kr.Pseudonymize(in.period, e.UserID)
+	if err != nil {
+		return pseudonym.ID{}, 0, err
+	}
+	return id, idx, nil
+}
+
+// Forget removes a person's pending window state (a deletion request) and
+// reports whether there was any.
+func (in *Ingestor) Forget(userID string) (bool, error) {
+	id, err := in.kr.Pseudonymize(in.period, userID)
+	if err != nil {
+		return false, err
+	}
+	return in.c.Forget(id)
+}

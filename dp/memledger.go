@@ -1,0 +1,59 @@
+package dp
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// MemLedger is a Ledger in memory: it enforces its Budget like a
+// FileLedger, but forgets everything when the process ends. It is for
+// tests, benchmarks and experiments; never let it guard real releases. It
+// is safe for concurrent use.
+type MemLedger struct {
+	budget Budget
+	now    func() time.Time
+
+	mu      sync.Mutex
+	charges []Charge
+}
+
+var _ Ledger = (*MemLedger)(nil)
+
+// NewMemLedger returns an empty in-memory ledger with cap b; now is the
+// clock (time.Now when nil).
+func NewMemLedger(b Budget, now func() time.Time) (*MemLedger, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &MemLedger{budget: b, now: now}, nil
+}
+
+// Debit implements Ledger.
+func (l *MemLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
+	if err := ctx.Err(); err != nil {
+		return Charge{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c.Seq = uint64(len(l.charges) + 1)
+	if c.At.IsZero() {
+		c.At = l.now()
+	}
+	c.At = c.At.UTC()
+	if err := CheckBudget(l.budget, l.charges, c); err != nil {
+		return Charge{}, err
+	}
+	l.charges = append(l.charges, c)
+	return c, nil
+}
+
+// Summary implements Ledger.
+func (l *MemLedger) Summary(now time.Time) (Summary, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Summarize(l.budget, append([]Charge(nil), l.charges...), now)
+}

@@ -1,0 +1,105 @@
+// Package ingest accepts raw events over HTTP (POST /v1/events) and feeds
+// them to a sink, normally a collect.Ingestor that pseudonymizes every user
+// ID at the door. It is separate from the serving handler (package httpapi)
+// because it needs the keyring: mount it only in the process that holds
+// the key.
+//
+// Events are decoded with events.DecodeJSON, the decoder of privrec's JSON
+// Lines files, so an event accepted from a file is accepted here and the
+// other way round. Responses and logs never echo a user ID.
+//
+// Durability: an event counts as accepted once the sink's Add returned
+// nil. A collect.Collector with a StateDir has then written it to its state
+// file (it survives the process being killed) but not fsync'd it (a power
+// loss can lose it); call Collector.Sync on a schedule for that.
+package ingest
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/httpx"
+)
+
+// Sink takes raw events; *collect.Ingestor is one. Add must pseudonymize
+// the user ID at once and must not return it in errors.
+type Sink interface {
+	Add(events.Event) error
+}
+
+// Options configure the handler. Zero values mean the defaults.
+type Options struct {
+	// MaxBodyBytes limits request bodies; default 1 MiB.
+	MaxBodyBytes int64
+	// MaxEvents limits one request; default 1000.
+	MaxEvents int
+	// Logger receives one line per failed request (route and status only);
+	// slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// response says how many events were accepted and which were refused, and
+// why: {"accepted": n, "rejected": [{"index": i, "error": "..."}]}. It
+// never echoes a user ID.
+type response struct {
+	Accepted int        `json:"accepted"`
+	Rejected []rejected `json:"rejected"`
+}
+
+// rejected names a refused event by its position in the request.
+type rejected struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// request is the body of POST /v1/events: {"events": [event, ...]}, each
+// event an object events.DecodeJSON reads. Unknown fields are refused.
+type request struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// NewHandler returns the handler of POST /v1/events (and GET /metrics),
+// which feeds sink.
+func NewHandler(sink Sink, opts Options) http.Handler {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = 1000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	mux := httpx.NewMux(opts.Logger)
+	mux.Route("/v1/events", http.MethodPost, func(w http.ResponseWriter, r *http.Request) error {
+		var req request
+		if err := httpx.DecodeJSON(w, r, opts.MaxBodyBytes, &req); err != nil {
+			return err
+		}
+		if len(req.Events) > opts.MaxEvents {
+			return httpx.BadRequest("at most %d events per request", opts.MaxEvents)
+		}
+		resp := response{Rejected: []rejected{}}
+		for i, raw := range req.Events {
+			e, err := events.DecodeJSON(raw, events.ReaderOptions{})
+			if err == nil {
+				err = sink.Add(e)
+			}
+			if err != nil {
+				resp.Rejected = append(resp.Rejected, rejected{Index: i, Error: err.Error()})
+				continue
+			}
+			resp.Accepted++
+		}
+		httpx.WriteJSON(w, http.StatusOK, resp)
+		return nil
+	})
+	mux.Route("/metrics", http.MethodGet, func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		mux.Metrics.Write(w, nil)
+		return nil
+	})
+	return mux
+}

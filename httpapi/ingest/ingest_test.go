@@ -1,0 +1,158 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/events"
+)
+
+func do(t testing.TB, method, url, contentType, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, b
+}
+
+type recordingSink struct {
+	mu     sync.Mutex
+	events []events.Event
+}
+
+func (s *recordingSink) Add(e events.Event) error {
+	if e.Item == "bad" {
+		return collect.ErrUnknownItem
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, e)
+	return nil
+}
+
+func TestIngestHandler(t *testing.T) {
+	sink := &recordingSink{}
+	var logs bytes.Buffer
+	srv := httptest.NewServer(NewHandler(sink, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), MaxEvents: 3}))
+	defer srv.Close()
+
+	status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[
+		{"user":"alice@example.com","item":"22697","kind":"cart","time":"2026-11-29T10:00:00Z"},
+		{"user":"bob@example.com","item":"bad","time":"2026-11-29T10:00:00Z"},
+		{"user":"carol@example.com","item":"22698","time":"yesterday"}]}`)
+	require.Equal(t, 200, status, string(body))
+	var resp response
+	require.NoError(t, json.Unmarshal(body, &resp))
+	assert.Equal(t, 1, resp.Accepted)
+	require.Len(t, resp.Rejected, 2)
+	assert.Equal(t, 1, resp.Rejected[0].Index)
+	assert.Equal(t, 2, resp.Rejected[1].Index)
+	assert.Contains(t, resp.Rejected[1].Error, "unrecognized time")
+	require.Len(t, sink.events, 1)
+	assert.Equal(t, events.KindCart, sink.events[0].Kind)
+	for _, leak := range []string{"alice", "bob", "carol"} {
+		assert.NotContains(t, string(body), leak)
+		assert.NotContains(t, logs.String(), leak)
+	}
+
+	// An unknown field refuses the event (and only it), as a bad line of a
+	// file does: nothing unexpected is ever stored.
+	status, body = do(t, "POST", srv.URL+"/v1/events", "application/json",
+		`{"events":[{"user":"a","item":"b","time":"2026-11-29T10:00:00Z","email":"a@b"},{"user":"d","item":"22423","time":"2026-11-29 10:00:00"}]}`)
+	require.Equal(t, 200, status, string(body))
+	resp = response{}
+	require.NoError(t, json.Unmarshal(body, &resp))
+	assert.Equal(t, 1, resp.Accepted, "the file time layout is accepted here too")
+	require.Len(t, resp.Rejected, 1)
+	assert.Contains(t, resp.Rejected[0].Error, `unknown field "email"`)
+	status, body = do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[],"user":"x"}`)
+	assert.Equal(t, 400, status, "unknown fields of the request are refused")
+	assert.Contains(t, string(body), `unknown field \"user\"`)
+	status, _ = do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[{},{},{},{}]}`)
+	assert.Equal(t, 400, status)
+	status, _ = do(t, "GET", srv.URL+"/v1/events", "", "")
+	assert.Equal(t, 405, status)
+	status, _ = do(t, "GET", srv.URL+"/v1/popular", "", "")
+	assert.Equal(t, 404, status, "the ingestion handler serves no queries")
+}
+
+func FuzzIngestRequest(f *testing.F) {
+	f.Add(`{"events":[{"user":"u","item":"i","kind":"view","time":"2026-11-29T10:00:00Z"}]}`)
+	f.Add(`{"events":[{"user":"","item":"","kind":"x","time":""}]}`)
+	h := NewHandler(&recordingSink{}, Options{Logger: slog.New(slog.DiscardHandler)})
+	f.Fuzz(func(t *testing.T, body string) {
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest("POST", "/v1/events", strings.NewReader(body)))
+		require.Contains(t, []int{200, 400, 413}, rr.Code)
+		require.True(t, json.Valid(rr.Body.Bytes()))
+	})
+}
+
+// TestAcceptsWhatFilesAccept sends the same JSON events over HTTP and as a
+// JSON Lines file: each is accepted by both or refused by both, with the
+// same decoded event.
+func TestAcceptsWhatFilesAccept(t *testing.T) {
+	lines := []string{
+		`{"user":"u1","item":"i1","kind":"cart","time":"2026-11-02T10:00:00Z"}`,
+		`{"user":"u2","item":"i2","time":"2026-11-02 10:00:00"}`,
+		`{"user":"u3","item":"i3","time":"2026-11-02"}`,
+		`{"user":"u4","item":"i4","time":"2026-11-02T11:00:00+01:00"}`,
+		`{"user":"u5","item":"i5"}`,
+		`{"user":"u6","item":"i6","kind":"smell","time":"2026-11-02"}`,
+		`{"user":"u7","item":"","time":"2026-11-02"}`,
+		`{"user":"u8","item":"i8","time":"2026-11-02","email":"x"}`,
+		`{"user":8,"item":"i8","time":"2026-11-02"}`,
+	}
+	var fromFile []string
+	r := events.NewReader(strings.NewReader(strings.Join(lines, "\n")), events.FormatJSONLines, events.ReaderOptions{})
+	for range lines {
+		e, err := r.Next()
+		if err != nil {
+			fromFile = append(fromFile, "refused")
+			continue
+		}
+		fromFile = append(fromFile, e.UserID+" "+e.Item+" "+e.Kind.String()+" "+e.Time.UTC().String())
+	}
+	sink := &recordingSink{}
+	srv := httptest.NewServer(NewHandler(sink, Options{Logger: slog.New(slog.DiscardHandler)}))
+	defer srv.Close()
+	status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[`+strings.Join(lines, ",")+`]}`)
+	require.Equal(t, 200, status, string(body))
+	var resp response
+	require.NoError(t, json.Unmarshal(body, &resp))
+	refused := map[int]bool{}
+	for _, r := range resp.Rejected {
+		refused[r.Index] = true
+	}
+	var overHTTP []string
+	k := 0
+	for i := range lines {
+		if refused[i] {
+			overHTTP = append(overHTTP, "refused")
+			continue
+		}
+		e := sink.events[k]
+		k++
+		overHTTP = append(overHTTP, e.UserID+" "+e.Item+" "+e.Kind.String()+" "+e.Time.UTC().String())
+	}
+	assert.Equal(t, fromFile, overHTTP)
+	assert.Equal(t, 4, resp.Accepted)
+}

@@ -1,0 +1,236 @@
+package recommend
+
+// run is one query in progress: the context, the filters, and the
+// candidates that evidence has touched so far.
+type run struct {
+	m          *Model
+	sc         *scratch
+	ctx        []uint32 // known context items, deduplicated
+	minSupport float64
+	available  func(item string) bool
+}
+
+// scratch is per-query working memory, pooled per model.
+type scratch struct {
+	slot    []int32 // per item: index into touched, free or blocked
+	touched []touched
+	ctx     []uint32
+	excl    []uint32
+	allow   []int32
+	deny    []int32
+	heap    []cand
+}
+
+// touched is a candidate that some evidence scored.
+type touched struct {
+	item  uint32
+	boost float64
+	top   [MaxExplain]contrib
+}
+
+// contrib is one context item's contribution to a candidate, kept for the
+// explanation.
+type contrib struct {
+	ctx    uint32 // catalog index of the context item
+	weight float32
+	supp   float32
+}
+
+type cand struct {
+	item    uint32
+	score   float64
+	touched int32 // index into touched, or -1
+}
+
+// Values of scratch.slot besides an index into touched.
+const (
+	free    int32 = -1
+	blocked int32 = -2 // a context or excluded item
+)
+
+func (m *Model) getScratch() *scratch {
+	select {
+	case sc := <-m.scratch:
+		return sc
+	default:
+		return newScratch(len(m.pop))
+	}
+}
+
+func (m *Model) putScratch(sc *scratch) {
+	select {
+	case m.scratch <- sc:
+	default: // more queries in flight than buffers kept: let this one go
+	}
+}
+
+func newScratch(n int) *scratch {
+	s := &scratch{slot: make([]int32, n)}
+	for i := range s.slot {
+		s.slot[i] = free
+	}
+	return s
+}
+
+// touch returns candidate j's entry, made on first use, or nil for a
+// blocked (context or excluded) item.
+func (sc *scratch) touch(j uint32) *touched {
+	t := sc.slot[j]
+	if t == blocked {
+		return nil
+	}
+	if t < 0 {
+		t = int32(len(sc.touched))
+		sc.slot[j] = t
+		sc.touched = append(sc.touched, touched{item: j})
+	}
+	return &sc.touched[t]
+}
+
+// add records evidence c for the candidate: its weight joins the score, and
+// the strongest contributions are kept for the explanation.
+func (t *touched) add(c contrib) {
+	t.boost += float64(c.weight)
+	for e := range MaxExplain {
+		if c.weight > t.top[e].weight {
+			copy(t.top[e+1:], t.top[e:MaxExplain-1])
+			t.top[e] = c
+			return
+		}
+	}
+}
+
+// rank scores candidates: every item the context's evidence reaches, plus,
+// because every other item scores in proportion to its popularity, the
+// first n eligible items in popularity order. It writes the best n to res.
+func (r *run) rank(res *Result, n int) {
+	m, sc := r.m, r.sc
+	sc.touched = sc.touched[:0]
+	// Context and excluded items are never candidates: mark them, so that
+	// skipping them costs one load instead of a scan of both lists.
+	for _, i := range r.ctx {
+		sc.slot[i] = blocked
+	}
+	for _, i := range sc.excl {
+		sc.slot[i] = blocked
+	}
+	base := 1.0
+	if len(r.ctx) > 0 && len(m.evidence) > 0 {
+		base = 0
+		for _, e := range m.evidence {
+			base += e.prior(r.ctx)
+		}
+		for _, e := range m.evidence {
+			e.accumulate(sc, r.ctx, r.minSupport)
+		}
+	}
+	prior := 0.0
+	if m.popTotal > 0 {
+		prior = base / m.popTotal
+	}
+
+	// Bounded min-heap of the n best candidates.
+	sc.heap = sc.heap[:0]
+	push := func(c cand) {
+		if len(sc.heap) < n {
+			sc.heap = append(sc.heap, c)
+			siftUp(sc.heap, len(sc.heap)-1)
+		} else if better(c, sc.heap[0]) {
+			sc.heap[0] = c
+			siftDown(sc.heap, 0)
+		}
+	}
+	for t := range sc.touched {
+		tt := &sc.touched[t]
+		if r.eligible(tt.item) {
+			push(cand{tt.item, m.pop[tt.item]*prior + tt.boost, int32(t)})
+		}
+	}
+	order := m.popOrder
+	if len(sc.allow) == 1 && sc.allow[0] >= 0 {
+		order = m.popByCat[sc.allow[0]]
+	}
+	found := 0
+	for _, j := range order {
+		if found >= n {
+			break
+		}
+		if sc.slot[j] != free || !r.eligible(j) {
+			continue
+		}
+		found++
+		push(cand{j, m.pop[j] * prior, -1})
+	}
+
+	// Pop the heap into res.Items, best first.
+	cnt := len(sc.heap)
+	if cap(res.Items) < cnt {
+		res.Items = make([]Recommendation, cnt)
+	}
+	res.Items = res.Items[:cnt]
+	for k := cnt - 1; k >= 0; k-- {
+		c := sc.heap[0]
+		last := len(sc.heap) - 1
+		sc.heap[0] = sc.heap[last]
+		sc.heap = sc.heap[:last]
+		if last > 0 {
+			siftDown(sc.heap, 0)
+		}
+		rec := &res.Items[k]
+		*rec = Recommendation{Item: m.ids[c.item], Score: c.score, Reason: ReasonPopular, Support: m.pop[c.item]}
+		if c.touched >= 0 {
+			tt := &sc.touched[c.touched]
+			rec.Reason = ReasonContext
+			rec.Support = float64(tt.top[0].supp)
+			for e := 0; e < MaxExplain && tt.top[e].weight > 0; e++ {
+				rec.Because[e] = m.ids[tt.top[e].ctx]
+			}
+		}
+	}
+	res.Fallback = len(sc.touched) == 0
+	for _, tt := range sc.touched {
+		sc.slot[tt.item] = free
+	}
+	for _, i := range r.ctx {
+		sc.slot[i] = free
+	}
+	for _, i := range sc.excl {
+		sc.slot[i] = free
+	}
+}
+
+// better orders candidates: higher score, then lower index (deterministic).
+func better(a, b cand) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.item < b.item
+}
+
+func siftUp(h []cand, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !better(h[p], h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func siftDown(h []cand, i int) {
+	for {
+		l, s := 2*i+1, i
+		if l < len(h) && better(h[s], h[l]) {
+			s = l
+		}
+		if r := l + 1; r < len(h) && better(h[s], h[r]) {
+			s = r
+		}
+		if s == i {
+			return
+		}
+		h[i], h[s] = h[s], h[i]
+		i = s
+	}
+}

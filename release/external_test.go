@@ -1,0 +1,194 @@
+package release
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
+)
+
+// exactCounts computes, from raw per-subject items, the exact counts a
+// head-pairs release would noise, as another engine would: bounded with a
+// collect.Bound with the collector's Keep and sample key.
+func exactCounts(t *testing.T, cat *recommend.Catalog, k, headSize int, raw map[pseudonym.ID][]uint32) Counts {
+	rc := Counts{Items: make([]int64, cat.Len()), Pairs: map[[2]uint32]int64{}}
+	kept := map[pseudonym.ID][]uint32{}
+	for id, items := range raw {
+		kept[id] = collect.Bound([16]byte{1, 2, 3}, k, id, slices.Clone(items))
+		for _, it := range kept[id] {
+			rc.Items[it]++
+		}
+	}
+	if k == 1 {
+		return rc
+	}
+	head := HeadItems(rc.Items, headSize)
+	for x := range head {
+		for y := x + 1; y < len(head); y++ {
+			rc.Pairs[pairOf(head[x], head[y])] = 0
+		}
+	}
+	for _, items := range kept {
+		for x := range items {
+			for y := x + 1; y < len(items); y++ {
+				if key := pairOf(items[x], items[y]); slices.Contains(head, items[x]) && slices.Contains(head, items[y]) {
+					rc.Pairs[key]++
+				}
+			}
+		}
+	}
+	return rc
+}
+
+// sameModel checks that two models hold the same catalog, popularity and
+// evidence: their snapshots agree but for the report, which says who built
+// them.
+func sameModel(t *testing.T, want, got *recommend.Model) {
+	t.Helper()
+	for i := range want.Catalog().Len() {
+		q := recommend.Query{Context: []string{want.Catalog().Item(i).ID}, N: 20}
+		require.Equal(t, recommendOK(t, want, q), recommendOK(t, got, q))
+	}
+	assert.Equal(t, want.Report().Contents, got.Report().Contents)
+}
+
+func TestExternalAssemblesWhatExactReleases(t *testing.T) {
+	for _, tc := range []struct{ k, head int }{{1, 20}, {4, 20}, {16, 8}, {16, 2}} {
+		t.Run(fmt.Sprintf("K=%d,head=%d", tc.k, tc.head), func(t *testing.T) {
+			cat := testCatalog(t)
+			c := testCollector(t, cat, tc.k)
+			raw := randomWindow(t, c, 7)
+			o := Options{K: tc.k, HeadSize: tc.head}
+			rc := exactCounts(t, cat, tc.k, tc.head, raw)
+			want, err := Exact(c, o)
+			require.NoError(t, err)
+			x, err := NewExactExternal(cat, o)
+			require.NoError(t, err)
+			assert.Nil(t, x.Items())
+			assert.Nil(t, x.Pairs())
+			got, err := x.Assemble(rc, ExternalInfo{Window: testWindow, BuiltWith: "test engine"})
+			require.NoError(t, err)
+			sameModel(t, want, got)
+			assert.Equal(t, "test engine", got.Report().BuiltWith)
+			assert.False(t, got.Report().Privacy.DifferentiallyPrivate)
+			_, err = x.Charge(testWindow)
+			assert.Error(t, err, "an exact release is not charged")
+		})
+	}
+}
+
+// TestExternalReportsThePlan checks that an assembled private model's
+// report states exactly what its plan spends, and that the engine is told
+// the plan's counters.
+func TestExternalReportsThePlan(t *testing.T) {
+	cat := testCatalog(t)
+	c := testCollector(t, cat, 4)
+	raw := randomWindow(t, c, 3)
+	o := Options{Epsilon: 1, Delta: 1e-6, K: 4, HeadSize: 10}
+	plan, err := o.Plan()
+	require.NoError(t, err)
+	x, err := NewExternal(cat, o)
+	require.NoError(t, err)
+	assert.Equal(t, plan.Part(partItems).Sigma(), x.Items().Sigma())
+	assert.Equal(t, plan.Part(partPairs).Sigma(), x.Pairs().Sigma())
+	l0, _ := x.Pairs().Sensitivity()
+	assert.Equal(t, int64(6), l0)
+	charge, err := x.Charge(testWindow)
+	require.NoError(t, err)
+	assert.Equal(t, plan.Cost, charge.Cost)
+	assert.Len(t, charge.Release, 16)
+
+	rc := exactCounts(t, cat, 4, 10, raw)
+	m, err := x.Assemble(rc, ExternalInfo{Window: testWindow, ReleaseID: "r1", Kinds: []events.Kind{events.KindPurchase}})
+	require.NoError(t, err)
+	r := m.Report()
+	assert.True(t, r.Privacy.DifferentiallyPrivate)
+	assert.Equal(t, plan.Epsilon, r.Privacy.Epsilon)
+	assert.Equal(t, plan.Cost.Rho, r.Privacy.Rho)
+	assert.Equal(t, plan.Part(partItems).Sigma(), r.Privacy.Parts[0].Sigma)
+	assert.Equal(t, plan.Part(partPairs).Sigma(), r.Privacy.Parts[1].Sigma)
+	assert.Equal(t, []string{"purchase"}, r.EventKinds)
+	assert.Equal(t, 45, r.Privacy.Parts[1].Values)
+	assert.Equal(t, "r1", r.ReleaseID)
+	assert.Nil(t, (&External{o: Options{K: 1}, plan: plan}).Pairs(), "K = 1 releases no pairs")
+}
+
+func TestExternalRefusesWhatItCannotDo(t *testing.T) {
+	cat := testCatalog(t)
+	_, err := NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Pairs: ThresholdPairs})
+	assert.ErrorContains(t, err, "threshold pair selection is not supported")
+	_, err = NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Keep: 8})
+	assert.ErrorContains(t, err, "weighted contributions")
+	_, err = NewExternal(nil, Options{Epsilon: 1, Delta: 1e-6})
+	assert.ErrorContains(t, err, "needs a catalog")
+	_, err = NewExternal(cat, Options{Epsilon: -1, Delta: 1e-6})
+	var oe *OptionError
+	assert.ErrorAs(t, err, &oe)
+	_, err = NewExactExternal(cat, Options{K: -1})
+	assert.ErrorAs(t, err, &oe)
+}
+
+func TestExternalRefusesCountsThatDoNotFit(t *testing.T) {
+	cat := testCatalog(t)
+	c := testCollector(t, cat, 4)
+	raw := randomWindow(t, c, 5)
+	good := exactCounts(t, cat, 4, 6, raw)
+	head := HeadItems(good.Items, 6)
+	withPairs := func(edit func(map[[2]uint32]int64)) Counts {
+		p := map[[2]uint32]int64{}
+		for k, v := range good.Pairs {
+			p[k] = v
+		}
+		edit(p)
+		return Counts{Items: good.Items, Pairs: p}
+	}
+	x, err := NewExactExternal(cat, Options{K: 4, HeadSize: 6})
+	require.NoError(t, err)
+	one, err := NewExactExternal(cat, Options{K: 1})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name   string
+		x      *External
+		counts Counts
+		info   ExternalInfo
+		want   string
+	}{
+		{"no window", x, good, ExternalInfo{}, "window"},
+		{"short items", x, Counts{Items: good.Items[:3], Pairs: good.Pairs}, ExternalInfo{Window: testWindow}, "3 item counts for a catalog of 20"},
+		{"missing pair", x, withPairs(func(p map[[2]uint32]int64) { delete(p, pairOf(head[0], head[1])); p[[2]uint32{7, 5}] = 1 }), ExternalInfo{Window: testWindow}, "no count for head pair"},
+		{"extra pair", x, withPairs(func(p map[[2]uint32]int64) { p[pairOf(18, 19)] = 1 }), ExternalInfo{Window: testWindow}, "16 pair counts, want the 15 pairs"},
+		{"pairs with K=1", one, good, ExternalInfo{Window: testWindow}, "K = 1 releases none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.x.Assemble(tc.counts, tc.info)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestHeadItems(t *testing.T) {
+	for _, tc := range []struct {
+		counts []int64
+		size   int
+		want   []uint32
+	}{
+		{[]int64{3, 9, -4, 9, 0}, 3, []uint32{1, 3, 0}},
+		{[]int64{-1, -5, 0}, 2, []uint32{0, 1}}, // negatives count as zero, ties by index
+		{[]int64{1, 2}, 5, []uint32{1, 0}},
+		{[]int64{1, 2}, 0, []uint32{}},
+		{nil, 3, []uint32{}},
+	} {
+		assert.Equal(t, tc.want, HeadItems(tc.counts, tc.size), "%v", tc.counts)
+	}
+}
+
+// pairOf is the key of a head pair in Counts.Pairs.
+func pairOf(a, b uint32) [2]uint32 { return [2]uint32{min(a, b), max(a, b)} }

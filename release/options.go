@@ -1,0 +1,269 @@
+package release
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+
+	"github.com/privrec/privrec/dp"
+)
+
+// PairSelection says how the item pairs to release are chosen. The set of
+// pairs that users bought together is not public, so it cannot be released
+// as is.
+type PairSelection int
+
+const (
+	// HeadPairs restricts pairs to the HeadSize most popular items according
+	// to the already-released (noisy) item counts, and adds noise to every
+	// pair among them, zeros included. Choosing the head is post-processing
+	// of a DP release, so selection costs no δ. The default.
+	HeadPairs PairSelection = iota
+	// ThresholdPairs adds noise to every pair that some user contributed to
+	// and releases those whose noisy count clears a threshold. Selection
+	// costs δ (SelectionDeltaShare of Delta with Gaussian noise, all of it
+	// with Laplace noise).
+	ThresholdPairs
+)
+
+// String returns "head" or "threshold".
+func (s PairSelection) String() string {
+	switch s {
+	case HeadPairs:
+		return "head"
+	case ThresholdPairs:
+		return "threshold"
+	}
+	return fmt.Sprintf("PairSelection(%d)", int(s))
+}
+
+// ParsePairSelection parses the names String returns.
+func ParsePairSelection(s string) (PairSelection, error) {
+	switch s {
+	case "head":
+		return HeadPairs, nil
+	case "threshold":
+		return ThresholdPairs, nil
+	}
+	return 0, fmt.Errorf("release: unknown pair selection %q (want head or threshold)", s)
+}
+
+// MaxK bounds K and Keep: pairs per user grow as K².
+const MaxK = 256
+
+// Defaults applied by Options.WithDefaults to zero fields.
+const (
+	DefaultK         = 16
+	DefaultItemShare = 0.5
+	DefaultHeadSize  = 500
+	DefaultNeighbors = 100
+
+	defaultSelectionDeltaShare = 0.5
+)
+
+// Other limits of Options.
+const (
+	maxHeadSize  = 20000
+	maxNeighbors = 10000
+)
+
+// Options configure one release. The privacy parameters (Epsilon, Delta,
+// Noise) make the release as a whole user-level (Epsilon, Delta)-
+// differentially private, where a user is one pseudonym in one window; the
+// others choose what is released and how it is post-processed.
+//
+// Zero values of every field but Epsilon and Delta mean their defaults;
+// Validate (which Private and Exact call) checks the result.
+type Options struct {
+	// Epsilon is the total ε of the release, in (0, dp.MaxEpsilon].
+	Epsilon float64
+	// Delta is the total δ, in [0, 1). Gaussian noise needs Delta > 0;
+	// Laplace noise with HeadPairs needs Delta == 0 (pure ε-DP); Laplace
+	// noise with ThresholdPairs spends all of Delta on selection. A common
+	// choice is below 1/(number of users).
+	Delta float64
+	// Noise is the noise distribution; Gaussian by default.
+	Noise dp.Noise
+	// K is the contribution bound: each user counts for at most K items
+	// per window, so they change at most K item counts and K(K−1)/2 pair
+	// counts. In [1, MaxK]; DefaultK when zero.
+	K int
+	// Keep is how many distinct items the collector kept per user, in
+	// [K, MaxK]; K when zero. When Keep > K the release weights them
+	// instead of discarding the surplus (McSherry & Mironov 2009): a user
+	// with n > K kept items adds sqrt(K/n) to each item count and
+	// sqrt(K(K−1)/(n(n−1))) to each pair count with Gaussian noise (K/n
+	// and K(K−1)/(n(n−1)) with Laplace), so their contribution has at most
+	// the norm of K items and the noise is that of K items. It costs
+	// window memory and needs HeadPairs.
+	Keep int
+	// ItemShare is the share of the budget spent on item counts, in
+	// (0, 1); the rest goes to pair counts. For Gaussian noise the share is
+	// of ρ, for Laplace of ε. With K == 1 no pairs exist and item counts
+	// get the whole budget.
+	ItemShare float64
+	// Pairs chooses how pairs are selected; HeadPairs by default.
+	Pairs PairSelection
+	// SelectionDeltaShare is the share of Delta spent on thresholding
+	// pairs, in (0, 1), with Gaussian noise and ThresholdPairs only; 0.5
+	// when zero.
+	SelectionDeltaShare float64
+	// HeadSize is the number of head items with HeadPairs, in
+	// [2, 20000].
+	HeadSize int
+	// Neighbors is how many neighbours per item the model keeps, in
+	// [1, 10000].
+	Neighbors int
+	// Scoring tunes the post-processing (never what is released or what
+	// it costs); the zero value is the measured best.
+	Scoring ScoringOptions
+	// Logger receives one line when the budget is debited and one when the
+	// model is built (amounts and release IDs only); slog.Default() when
+	// nil.
+	Logger *slog.Logger
+}
+
+// ScoringOptions tune the post-processing that turns released counts into
+// a model. They never change what is released or what it costs; the zero
+// value is the measured best (benchmarks/RESULTS.md, ablation).
+type ScoringOptions struct {
+	// NoShrinkage keeps every positive residual pair count as evidence,
+	// instead of the non-negative garrote at the noise's universal
+	// threshold. For ablation benchmarks: a noisy model then recommends
+	// noise.
+	NoShrinkage bool
+	// LowRank denoises the residual head pair matrix before the garrote:
+	// it keeps the eigencomponents above the noise edge 2σ·sqrt(h), with
+	// their eigenvalues shrunk for the spiked-Wigner bias, and lowers the
+	// garrote's threshold to the noise left, σ·sqrt(2r/h) for r components.
+	// Off by default: it did not help on Online Retail.
+	LowRank bool
+}
+
+// OptionError reports an invalid field of Options.
+type OptionError struct {
+	Field  string
+	Value  any
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("release: invalid %s = %v: %s", e.Field, e.Value, e.Reason)
+}
+
+// WithDefaults returns o with zero fields set to their defaults.
+func (o Options) WithDefaults() Options {
+	if o.K == 0 {
+		o.K = DefaultK
+	}
+	if o.Keep == 0 {
+		o.Keep = o.K
+	}
+	if o.ItemShare == 0 {
+		o.ItemShare = DefaultItemShare
+	}
+	if o.SelectionDeltaShare == 0 {
+		o.SelectionDeltaShare = defaultSelectionDeltaShare
+	}
+	if o.HeadSize == 0 {
+		o.HeadSize = DefaultHeadSize
+	}
+	if o.Neighbors == 0 {
+		o.Neighbors = DefaultNeighbors
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Validate reports the first invalid field of o (after defaults) as an
+// *OptionError.
+func (o Options) Validate() error {
+	o = o.WithDefaults()
+	bad := func(field string, v any, why string) error { return &OptionError{field, v, why} }
+	switch {
+	case math.IsNaN(o.Epsilon) || math.IsInf(o.Epsilon, 0):
+		return bad("Epsilon", o.Epsilon, "must be a finite number")
+	case o.Epsilon <= 0:
+		return bad("Epsilon", o.Epsilon, "must be > 0")
+	case o.Epsilon > dp.MaxEpsilon:
+		return bad("Epsilon", o.Epsilon, fmt.Sprintf("must be at most %d", dp.MaxEpsilon))
+	case math.IsNaN(o.Delta) || math.IsInf(o.Delta, 0):
+		return bad("Delta", o.Delta, "must be a finite number")
+	case o.Delta < 0:
+		return bad("Delta", o.Delta, "must be >= 0")
+	case o.Delta >= 1:
+		return bad("Delta", o.Delta, "must be < 1")
+	}
+	switch o.Noise {
+	case dp.Gaussian:
+		if o.Delta == 0 {
+			return bad("Delta", o.Delta, "Gaussian noise needs Delta > 0 (use Laplace for pure ε-DP)")
+		}
+	case dp.Laplace:
+		if o.Pairs == HeadPairs && o.Delta != 0 {
+			return bad("Delta", o.Delta, "Laplace noise with head pairs is pure ε-DP; set Delta to 0")
+		}
+		if o.Pairs == ThresholdPairs && o.Delta == 0 {
+			return bad("Delta", o.Delta, "thresholding pairs needs Delta > 0")
+		}
+	default:
+		return bad("Noise", o.Noise, "unknown noise")
+	}
+	return o.validateShape()
+}
+
+// validateShape checks everything but the privacy parameters: what an exact
+// (non-private) release uses too.
+func (o Options) validateShape() error {
+	bad := func(field string, v any, why string) error { return &OptionError{field, v, why} }
+	if o.K < 1 || o.K > MaxK {
+		return bad("K", o.K, fmt.Sprintf("must be in [1, %d]", MaxK))
+	}
+	if o.Keep < o.K || o.Keep > MaxK {
+		return bad("Keep", o.Keep, fmt.Sprintf("must be in [K, %d]", MaxK))
+	}
+	if o.Keep > o.K && o.Pairs == ThresholdPairs {
+		return bad("Keep", o.Keep, "weighting (Keep > K) needs head pairs: a threshold is calibrated to the pairs one user can create")
+	}
+	if math.IsNaN(o.ItemShare) || o.ItemShare <= 0 || o.ItemShare >= 1 {
+		return bad("ItemShare", o.ItemShare, "must be in (0, 1)")
+	}
+	switch o.Pairs {
+	case HeadPairs:
+		if o.HeadSize < 2 || o.HeadSize > maxHeadSize {
+			return bad("HeadSize", o.HeadSize, fmt.Sprintf("must be in [2, %d]", maxHeadSize))
+		}
+	case ThresholdPairs:
+		if math.IsNaN(o.SelectionDeltaShare) || o.SelectionDeltaShare <= 0 || o.SelectionDeltaShare >= 1 {
+			return bad("SelectionDeltaShare", o.SelectionDeltaShare, "must be in (0, 1)")
+		}
+	default:
+		return bad("Pairs", o.Pairs, "unknown pair selection")
+	}
+	if o.Neighbors < 1 || o.Neighbors > maxNeighbors {
+		return bad("Neighbors", o.Neighbors, fmt.Sprintf("must be in [1, %d]", maxNeighbors))
+	}
+	return nil
+}
+
+// pairsPerUser returns K(K−1)/2, the most pair counts one user can change.
+func pairsPerUser(k int) int64 { return int64(k) * int64(k-1) / 2 }
+
+// weights returns what a user with n kept items adds to each of their item
+// counts and pair counts under o (defaults applied): 1 and 1 while n ≤ K or
+// Keep == K, and otherwise the weights that bound the user's contribution
+// to the norm of K items (see Options.Keep).
+func (o Options) weights(n int) (item, pair float64) {
+	k, fn := float64(o.K), float64(n)
+	if o.Keep == o.K || n <= o.K {
+		return 1, 1
+	}
+	item = k / fn
+	pair = k * (k - 1) / (fn * (fn - 1))
+	if o.Noise == dp.Gaussian {
+		item, pair = math.Sqrt(item), math.Sqrt(pair)
+	}
+	return item, pair
+}

@@ -1,0 +1,87 @@
+package release
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/recommend"
+)
+
+// report describes the release for people and machines: what was
+// collected, the guarantee, and every part with the σ and cost its noise
+// actually had.
+func (b *builder) report(in info) recommend.Report {
+	o := b.o
+	r := recommend.Report{
+		ReleaseID: in.releaseID,
+		CreatedAt: in.at.UTC(),
+		Window:    recommend.Window{Start: in.window.Start.UTC(), End: in.window.End.UTC()},
+		BuiltWith: in.builtWith,
+		KeyPeriod: in.keyPeriod,
+		Collected: collectedFields(in.window),
+		Privacy: recommend.Privacy{
+			DifferentiallyPrivate: b.plan != nil,
+			Unit:                  "one user (one pseudonym) in one release window",
+			Noise:                 "none",
+			K:                     o.K,
+		},
+	}
+	if r.BuiltWith == "" {
+		r.BuiltWith = "privrec (embedded)"
+	}
+	if o.Keep > o.K {
+		r.Privacy.Keep = o.Keep
+	}
+	for _, k := range in.kinds {
+		r.EventKinds = append(r.EventKinds, k.String())
+	}
+	if b.plan != nil {
+		r.Privacy.Noise = o.Noise.String()
+		r.Privacy.Epsilon = b.plan.Epsilon
+		r.Privacy.Delta = o.Delta
+		r.Privacy.Rho = b.plan.Cost.Rho
+		r.Privacy.PureEpsilon = b.plan.Cost.PureEpsilon
+		r.Privacy.SelectionDelta = b.plan.Cost.Delta
+	}
+	for _, m := range mechanisms(o) {
+		for _, p := range m.parts(o) {
+			pr := recommend.PartReport{
+				Name: p.spec.Name, Mechanism: m.name(), Domain: p.domain, Values: b.values[p.spec.Name],
+				L0: p.spec.L0, LInf: p.spec.LInf, Share: p.spec.Share,
+			}
+			if b.plan != nil {
+				pt := b.plan.Part(p.spec.Name)
+				pr.Sigma = pt.Sigma()
+				pr.Rho = pt.Cost().Rho
+				pr.PureEpsilon = pt.Cost().PureEpsilon
+				pr.Threshold = pt.Threshold()
+				pr.ThresholdDelta = pt.ThresholdDelta
+			}
+			r.Privacy.Parts = append(r.Privacy.Parts, pr)
+		}
+	}
+	return r
+}
+
+func collectedFields(w recommend.Window) []recommend.DataUse {
+	window := fmt.Sprintf("until the window closes at %s, then wiped", w.End.UTC().Format(time.RFC3339))
+	return []recommend.DataUse{
+		{Field: "user ID", Purpose: "tell one person's events apart so that each person's influence can be bounded", Retention: "never stored: replaced by a keyed pseudonym on arrival"},
+		{Field: "pseudonym", Purpose: "bound each person to at most K items per window", Retention: window},
+		{Field: "item", Purpose: "count how many people had each item and each pair of items", Retention: window + "; only noisy aggregate counts are kept"},
+		{Field: "event kind", Purpose: "check that the event is of a collected kind", Retention: "not stored"},
+		{Field: "event time", Purpose: "check that the event falls in the window", Retention: "not stored"},
+	}
+}
+
+func ledgerReport(s dp.Summary) *recommend.LedgerReport {
+	return &recommend.LedgerReport{
+		Releases:     len(s.Charges),
+		EpsilonSpent: s.Epsilon,
+		DeltaSpent:   s.Delta,
+		EpsilonCap:   s.Budget.Epsilon,
+		DeltaCap:     s.Budget.Delta,
+		Horizon:      s.Budget.Horizon,
+	}
+}
