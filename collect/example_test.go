@@ -16,8 +16,8 @@ import (
 func ExampleIngestor() {
 	week := recommend.Window{Start: time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)}
 	cat, _ := recommend.NewCatalog([]recommend.Item{{ID: "tea"}, {ID: "cups"}, {ID: "cake"}})
-	col, _ := collect.New(cat, collect.Options{Window: week, Keep: 2, Now: func() time.Time { return week.End }})
-	kr, _ := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: 7 * 24 * time.Hour}) // pseudonym.FromFile in production
+	col, _ := collect.New(cat, collect.Options{Window: week, Keep: 2, Now: func() time.Time { return week.End }, SampleKey: [16]byte{2}}) // a fixed key: the same 2 items kept every run
+	kr, _ := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: 7 * 24 * time.Hour})                                         // pseudonym.FromFile in production
 	ing, err := collect.NewIngestor(col, kr)
 	if err != nil {
 		fmt.Println(err)
