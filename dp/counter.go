@@ -97,6 +97,38 @@ func (c *Counter) withThreshold(delta float64) (*Counter, error) {
 	return &cc, nil
 }
 
+// WithSensitivity returns a counter with the same privacy loss as c (the
+// same μ for Gaussian noise, the same ε for Laplace) for values in which
+// one user changes at most l0 values by at most lInf each: the noise
+// scales with the new sensitivity, and the cost stays c's (never more).
+// It lets a release choose a part's sensitivity from already-released
+// values after the budget was debited. Counters that threshold cannot be
+// rescaled.
+func (c *Counter) WithSensitivity(l0 int64, lInf float64) (*Counter, error) {
+	if c.thresholdCost != 0 {
+		return nil, fmt.Errorf("dp: a thresholding counter cannot be rescaled")
+	}
+	var r *Counter
+	var err error
+	switch c.noise {
+	case Gaussian:
+		// The library rounds σ up by a hair; ask for a hair less μ so
+		// that the rescaled cost stays within c's.
+		r, err = newGaussianCounter(l0, lInf, math.Sqrt(2*c.cost.Rho)*(1-1e-9))
+	case Laplace:
+		r, err = newLaplaceCounter(l0, lInf, c.eps)
+	default:
+		err = fmt.Errorf("dp: unknown noise %v", c.noise)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.cost.Rho > c.cost.Rho || r.cost.PureEpsilon > c.cost.PureEpsilon {
+		return nil, fmt.Errorf("dp: rescaling to L0 = %d, LInf = %v would cost %+v, more than %+v", l0, lInf, r.cost, c.cost)
+	}
+	return r, nil
+}
+
 // Noisy returns the count x plus fresh integer noise, drawn by the DP
 // library in a way that is robust against floating-point attacks. It needs
 // an integral LInf. The parameters were validated when c was built, so an

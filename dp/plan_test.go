@@ -206,6 +206,10 @@ func TestNoiseHasPromisedStandardDeviation(t *testing.T) {
 	require.NoError(t, err)
 	lPlan, err := NewPlan(PlanOptions{Epsilon: 1, Noise: Laplace, Parts: twoParts(4, 0.5)})
 	require.NoError(t, err)
+	gRescaled, err := gPlan.Part("pairs").WithSensitivity(1, 1)
+	require.NoError(t, err)
+	lRescaled, err := lPlan.Part("pairs").WithSensitivity(4, 1)
+	require.NoError(t, err)
 	cases := []struct {
 		name     string
 		c        *Counter
@@ -218,6 +222,9 @@ func TestNoiseHasPromisedStandardDeviation(t *testing.T) {
 		{"laplace items", lPlan.Part("items").Counter, false, 6},
 		{"laplace pairs", lPlan.Part("pairs").Counter, false, 6},
 		{"laplace float", lPlan.Part("items").Counter, true, 6},
+		{"gaussian rescaled", gRescaled, false, 3},
+		{"gaussian rescaled float", gRescaled, true, 3},
+		{"laplace rescaled", lRescaled, false, 6},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,4 +287,48 @@ func TestThresholdRarelyReleasesSingleUserCounts(t *testing.T) {
 	big, err := c.Noisy(int64(c.Threshold()) + int64(20*c.Sigma()))
 	require.NoError(t, err)
 	assert.True(t, c.Keep(big))
+}
+
+// WithSensitivity keeps a counter's privacy loss for new sensitivities: the
+// noise scales with the L2 (Gaussian) or L1 (Laplace) sensitivity, and the
+// cost never exceeds the original's (it is what the ledger was charged).
+// TestNoiseHasPromisedStandardDeviation checks that the rescaled counters'
+// noise has the σ they claim.
+func TestCounterWithSensitivity(t *testing.T) {
+	for _, nz := range []Noise{Gaussian, Laplace} {
+		o := PlanOptions{Epsilon: 1, Delta: 1e-6, Noise: nz, Parts: twoParts(16, 0.5)}
+		if nz == Laplace {
+			o.Delta = 0
+		}
+		plan, err := NewPlan(o)
+		require.NoError(t, err)
+		c := plan.Part("pairs").Counter
+		for _, s := range []struct {
+			l0   int64
+			lInf float64
+		}{{1, 1}, {16, 1}, {120, 1}, {6, 2}, {1, 0.5}} {
+			r, err := c.WithSensitivity(s.l0, s.lInf)
+			require.NoError(t, err, "%v %+v", nz, s)
+			assert.LessOrEqual(t, r.Cost().Rho, c.Cost().Rho, "%v %+v", nz, s)
+			assert.LessOrEqual(t, r.Cost().PureEpsilon, c.Cost().PureEpsilon, "%v %+v", nz, s)
+			l0, lInf := r.Sensitivity()
+			assert.Equal(t, s.l0, l0)
+			assert.Equal(t, s.lInf, lInf)
+			var ratio float64
+			if nz == Gaussian {
+				ratio = math.Sqrt(float64(s.l0)) * s.lInf / math.Sqrt(120)
+				assert.InEpsilon(t, c.Cost().Rho, r.Cost().Rho, 1e-2, "the same ρ, up to the library rounding σ up")
+			} else {
+				ratio = float64(s.l0) * s.lInf / 120
+				assert.Equal(t, c.Cost().PureEpsilon, r.Cost().PureEpsilon)
+			}
+			assert.InEpsilon(t, c.Sigma()*ratio, r.Sigma(), 1e-3, "%v %+v", nz, s)
+		}
+	}
+	thr, err := NewPlan(PlanOptions{Epsilon: 1, Delta: 1e-6, Parts: []PartSpec{{Name: "p", L0: 4, LInf: 1, Share: 1, ThresholdDelta: 1e-7}}})
+	require.NoError(t, err)
+	_, err = thr.Part("p").WithSensitivity(1, 1)
+	assert.ErrorContains(t, err, "cannot be rescaled")
+	_, err = thr.Parts[0].Counter.WithSensitivity(0, 1)
+	assert.Error(t, err)
 }
