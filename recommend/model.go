@@ -24,21 +24,25 @@ import (
 //
 //	prior(context)·p_j + Σ evidence(context, j)
 //
-// where p_j = n_j / Σn is j's share of the released popularity. Each kind
+// where p_j = n_j / Σn is j's share of the released popularity (ties go to
+// the more popular item, then to the lower catalog index). Each kind
 // of Evidence adds its own terms and its weight on popularity; without
 // evidence for j, j ranks by popularity. With no evidence at all the
 // ranking is exactly popularity: recommendations fall back to popularity
 // smoothly, never below it.
 type Model struct {
-	cat      *Catalog
-	ids      []string  // cat's item IDs (shared), for queries
-	itemCat  []int32   // cat's item categories (shared), for queries
-	pop      []float64 // released users per item, clamped at 0
-	popTotal float64
-	popOrder []uint32   // items by pop, descending
-	popByCat [][]uint32 // per category, items by pop, descending
-	evidence []evidence // in snapshot order
-	report   Report
+	cat           *Catalog
+	ids           []string  // cat's item IDs (shared), for queries
+	itemCat       []int32   // cat's item categories (shared), for queries
+	pop           []float64 // released users per item, clamped at 0
+	popTotal      float64
+	popOrder      []uint32   // items by pop, descending, then by index
+	popRank       []uint32   // per item, its position in popOrder
+	popByCat      [][]uint32 // per category, items by pop, descending
+	uncategorized []uint32   // items without a category, by pop, descending
+	catShare      []float64  // per category, its share of the popularity of items with a category
+	evidence      []evidence // in snapshot order
+	report        Report
 
 	// scratch is a free list of per-query working memory. A channel rather
 	// than a sync.Pool: a pool is emptied at every garbage collection, and
@@ -59,15 +63,14 @@ type evidence interface {
 	Evidence
 	// tag is the evidence's snapshot section.
 	tag() sectionTag
-	// check validates the evidence against a catalog of n items.
-	check(n int) error
-	// prior is the weight of the popularity share p_j in the score of a
-	// context (a non-empty list of catalog indexes).
-	prior(ctx []uint32) float64
-	// accumulate adds the evidence's terms for the context (known,
-	// distinct catalog indexes) to the candidates in sc, ignoring evidence
-	// whose support is below minSupport (sc.touch and touched.add).
-	accumulate(sc *scratch, ctx []uint32, minSupport float64)
+	// check validates the evidence against the catalog.
+	check(cat *Catalog) error
+	// apply adds the evidence's terms for the query's context (r.ctx:
+	// known, distinct catalog indexes, at least one) to its working memory
+	// r.sc: a weight on popularity (prior, hasPrior), boosts of candidates
+	// (touch and touched.add, ignoring evidence whose support is below
+	// r.minSupport), or factors on the popularity of categories.
+	apply(r *run)
 	// count adds what the evidence holds to the report's contents.
 	count(c *Contents)
 	// encode writes the section's payload.
@@ -112,14 +115,46 @@ func NewModel(cat *Catalog, popularity []float64, report Report, ev ...Evidence)
 			return nil, fmt.Errorf("recommend: two evidences of kind %s", x.tag())
 		}
 		seen[x.tag()] = true
-		if err := x.check(cat.Len()); err != nil {
+		if err := x.check(cat); err != nil {
 			return nil, fmt.Errorf("recommend: %s evidence: %w", x.tag(), err)
 		}
 		m.evidence = append(m.evidence, x)
 		x.count(&m.report.Contents)
 	}
 	m.derive()
+	m.report.Contents.EvidenceShare = m.evidenceShare()
 	return m, nil
+}
+
+// evidenceProbes is how many of the most popular items evidenceShare asks
+// about.
+const evidenceProbes = 2000
+
+// evidenceShare asks the model, for each of its evidenceProbes most popular
+// items, for the best item to go with it, and returns the share of the
+// answers, weighted by popularity, that evidence beyond popularity ranked.
+func (m *Model) evidenceShare() float64 {
+	if len(m.evidence) == 0 {
+		return 0
+	}
+	var res Result
+	ctx := make([]string, 1)
+	hit, total := 0.0, 0.0
+	for _, i := range m.popOrder[:min(evidenceProbes, len(m.popOrder))] {
+		ctx[0] = m.ids[i]
+		if err := m.Recommend(&res, Query{Context: ctx, N: 1}); err != nil || len(res.Items) == 0 {
+			continue
+		}
+		w := m.pop[i]
+		total += w
+		if res.Items[0].Reason != ReasonPopular {
+			hit += w
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return hit / total
 }
 
 // derive computes the popularity orders and query buffers.
@@ -139,10 +174,26 @@ func (m *Model) derive() {
 		}
 		return cmp.Compare(a, b)
 	})
+	m.popRank = make([]uint32, len(m.pop))
+	for r, it := range m.popOrder {
+		m.popRank[it] = uint32(r)
+	}
 	m.popByCat = make([][]uint32, len(m.cat.categories))
+	m.catShare = make([]float64, len(m.cat.categories))
+	m.uncategorized = nil
+	catTotal := 0.0
 	for _, it := range m.popOrder {
 		if c := m.itemCat[it]; c >= 0 {
 			m.popByCat[c] = append(m.popByCat[c], it)
+			m.catShare[c] += m.pop[it]
+			catTotal += m.pop[it]
+		} else {
+			m.uncategorized = append(m.uncategorized, it)
+		}
+	}
+	if catTotal > 0 {
+		for c := range m.catShare {
+			m.catShare[c] /= catTotal
 		}
 	}
 	m.scratch = make(chan *scratch, 2*runtime.GOMAXPROCS(0))

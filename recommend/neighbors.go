@@ -56,7 +56,8 @@ func (nb *neighbors) evidence() evidence { return nb }
 func (nb *neighbors) tag() sectionTag    { return tagNeighbors }
 func (nb *neighbors) count(c *Contents)  { c.Neighbors += len(nb.item) }
 
-func (nb *neighbors) check(n int) error {
+func (nb *neighbors) check(cat *Catalog) error {
+	n := cat.Len()
 	if len(nb.base) != n || len(nb.off) != n+1 {
 		return fmt.Errorf("lists for %d items, catalog has %d", len(nb.base), n)
 	}
@@ -90,15 +91,12 @@ func (nb *neighbors) check(n int) error {
 	return nil
 }
 
-func (nb *neighbors) prior(ctx []uint32) float64 {
-	p := 0.0
+func (nb *neighbors) apply(r *run) {
+	sc, ctx, minSupport := r.sc, r.ctx, r.minSupport
 	for _, i := range ctx {
-		p += float64(nb.base[i])
+		sc.prior += float64(nb.base[i])
 	}
-	return p
-}
-
-func (nb *neighbors) accumulate(sc *scratch, ctx []uint32, minSupport float64) {
+	sc.hasPrior = true
 	for _, ci := range ctx {
 		for k := nb.off[ci]; k < nb.off[ci+1]; k++ {
 			supp := nb.support[k]
@@ -130,8 +128,9 @@ func (nb *neighbors) encode(e *encoder) {
 	}
 }
 
-// decodeNeighbors reads a neighbours section for a catalog of n items.
-func decodeNeighbors(d *decoder, n int) (*neighbors, error) {
+// decodeNeighbors reads a neighbours section for the catalog.
+func decodeNeighbors(d *decoder, cat *Catalog) (*neighbors, error) {
+	n := cat.Len()
 	// base (4) and offset (4) per item, one more offset.
 	if !d.need(uint64(n), 8) {
 		return nil, d.err
@@ -170,5 +169,5 @@ func decodeNeighbors(d *decoder, n int) (*neighbors, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	return nb, nb.check(n)
+	return nb, nb.check(cat)
 }

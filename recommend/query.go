@@ -53,15 +53,20 @@ const (
 	ReasonContext Reason = iota + 1
 	// ReasonPopular: popular in this window; the context gave no evidence.
 	ReasonPopular
+	// ReasonCategory: popular in Category, which the context items in
+	// Because belong to; shoppers tend to stay in their categories.
+	ReasonCategory
 )
 
-// String returns "context" or "popular".
+// String returns "context", "popular" or "category".
 func (r Reason) String() string {
 	switch r {
 	case ReasonContext:
 		return "context"
 	case ReasonPopular:
 		return "popular"
+	case ReasonCategory:
+		return "category"
 	}
 	return fmt.Sprintf("Reason(%d)", uint8(r))
 }
@@ -77,14 +82,18 @@ type Recommendation struct {
 	// context's prior, plus the evidence the context gives for it (see
 	// Model).
 	Score float64
-	// Reason says whether context evidence or popularity produced the item.
+	// Reason says whether context evidence, the context's categories or
+	// popularity produced the item.
 	Reason Reason
+	// Category is, for ReasonCategory, the category the context raised
+	// (the item's own); empty otherwise.
+	Category string
 	// Because names up to MaxExplain context items that contributed,
 	// strongest first; unused entries are empty. See BecauseItems.
 	Because [MaxExplain]string
 	// Support is the released number of users behind the strongest
 	// evidence: the pair count for ReasonContext, the item count for
-	// ReasonPopular.
+	// ReasonPopular and ReasonCategory.
 	Support float64
 }
 
@@ -100,28 +109,35 @@ func (r *Recommendation) BecauseItems() []string {
 // Explain returns a short English explanation.
 func (r *Recommendation) Explain() string {
 	items := r.BecauseItems()
-	if r.Reason != ReasonContext || len(items) == 0 {
-		return "popular with other shoppers"
+	switch {
+	case len(items) == 0:
+	case r.Reason == ReasonContext:
+		return "bought together with " + list(items)
+	case r.Reason == ReasonCategory && r.Category != "":
+		return "popular in " + r.Category + ", the category of " + list(items)
 	}
-	switch len(items) {
-	case 1:
-		return "bought together with " + items[0]
-	case 2:
-		return "bought together with " + items[0] + " and " + items[1]
+	return "popular with other shoppers"
+}
+
+// list joins items as English: "a", "a and b", "a, b and c".
+func list(items []string) string {
+	if len(items) == 1 {
+		return items[0]
 	}
-	return "bought together with " + strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // MarshalJSON renders the recommendation with its explanation.
 func (r Recommendation) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Item    string   `json:"item"`
-		Score   float64  `json:"score"`
-		Reason  Reason   `json:"reason"`
-		Because []string `json:"because"`
-		Support float64  `json:"support"`
-		Explain string   `json:"explanation"`
-	}{r.Item, r.Score, r.Reason, append([]string{}, r.BecauseItems()...), r.Support, r.Explain()})
+		Item     string   `json:"item"`
+		Score    float64  `json:"score"`
+		Reason   Reason   `json:"reason"`
+		Category string   `json:"category,omitempty"`
+		Because  []string `json:"because"`
+		Support  float64  `json:"support"`
+		Explain  string   `json:"explanation"`
+	}{r.Item, r.Score, r.Reason, r.Category, append([]string{}, r.BecauseItems()...), r.Support, r.Explain()})
 }
 
 // Result is the answer to a query. Reuse one Result across calls to
@@ -133,8 +149,9 @@ type Result struct {
 	// ignored.
 	Unknown []string `json:"unknown,omitempty"`
 	// Fallback is true when a query with a context found no evidence for
-	// it (no known context item, or none with released evidence) and
-	// returned the most popular items instead. It is false for a query
+	// it (no known context item, or none with released evidence or a
+	// category the model has evidence for) and returned the most popular
+	// items instead. It is false for a query
 	// without context, which asks for popular items.
 	Fallback bool `json:"fallback"`
 }
@@ -175,7 +192,11 @@ func (m *Model) Recommend(dst *Result, q Query) error {
 	}
 	sc := m.getScratch()
 	defer m.putScratch(sc)
-	r := run{m: m, sc: sc, ctx: sc.ctx[:0], minSupport: q.MinSupport, available: q.Available}
+	// The run lives in the pooled scratch: evidence gets it through an
+	// interface call, which would move a local one to the heap.
+	r := &sc.run
+	*r = run{m: m, sc: sc, ctx: sc.ctx[:0], minSupport: q.MinSupport, available: q.Available}
+	defer func() { r.available = nil }()
 	for _, id := range q.Context {
 		i, ok := m.cat.index[id]
 		if !ok {

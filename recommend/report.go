@@ -64,6 +64,15 @@ type Privacy struct {
 	// Keep, when set, is how many items per user were kept and weighted
 	// down to the norm of K items.
 	Keep int `json:"keep,omitempty"`
+	// Mechanisms names the release mechanisms that ran, e.g.
+	// "popularity+categories"; Requested is what the options asked for
+	// ("auto" when the release chose).
+	Mechanisms string `json:"mechanisms"`
+	Requested  string `json:"requested"`
+	// Decisions say, in English, what the release chose from the data and
+	// why (for example, whether pair counts were predicted to carry
+	// signal); post-processing of released values only.
+	Decisions []string `json:"decisions,omitempty"`
 	// Parts are the release's noisy statistics, one row each.
 	Parts []PartReport `json:"parts"`
 }
@@ -95,6 +104,10 @@ type PartReport struct {
 	// value had to reach, and ThresholdDelta the δ that selection spent.
 	Threshold      float64 `json:"threshold,omitempty"`
 	ThresholdDelta float64 `json:"threshold_delta,omitempty"`
+	// EvidenceThreshold, for pair counts, is how far a released count had
+	// to exceed what popularity predicts to become evidence (the
+	// garrote's threshold, a multiple of Sigma).
+	EvidenceThreshold float64 `json:"evidence_threshold,omitempty"`
 }
 
 // LedgerReport is the budget ledger's state right after the release:
@@ -114,6 +127,15 @@ type LedgerReport struct {
 type Contents struct {
 	Items     int `json:"items"`
 	Neighbors int `json:"neighbors"`
+	// CategoryConcentration is the category evidence's α (0 without
+	// category evidence): the smaller, the more a context's categories
+	// raise their items. See NewCategoryEvidence.
+	CategoryConcentration float64 `json:"category_concentration,omitempty"`
+	// EvidenceShare is the share of one-item queries, over the model's
+	// most popular items weighted by popularity, that evidence beyond
+	// popularity answers: the query's top result is ranked by context or
+	// category evidence. 0 means the model serves popularity.
+	EvidenceShare float64 `json:"evidence_share"`
 }
 
 // MarshalJSON writes the report with its durations as text ("168h0m0s").
@@ -176,6 +198,7 @@ func (r Report) clone() Report {
 	r.Collected = append([]DataUse(nil), r.Collected...)
 	r.EventKinds = append([]string(nil), r.EventKinds...)
 	r.Privacy.Parts = append([]PartReport(nil), r.Privacy.Parts...)
+	r.Privacy.Decisions = append([]string(nil), r.Privacy.Decisions...)
 	if r.Ledger != nil {
 		l := *r.Ledger
 		r.Ledger = &l
@@ -214,6 +237,16 @@ func (r Report) Markdown() string {
 		fmt.Fprintf(&b, " (up to %d of their items are kept, weighted so that together they weigh no more than %d)", p.Keep, p.K)
 	}
 	b.WriteString(".\n")
+	if p.Mechanisms != "" {
+		fmt.Fprintf(&b, "- Mechanisms: %s", p.Mechanisms)
+		if p.Requested != "" && p.Requested != p.Mechanisms {
+			fmt.Fprintf(&b, " (asked for: %s)", p.Requested)
+		}
+		b.WriteString(".\n")
+	}
+	for _, d := range p.Decisions {
+		fmt.Fprintf(&b, "- %s\n", d)
+	}
 	if len(p.Parts) > 0 {
 		b.WriteString("\n| Statistic | Mechanism | Released | Values | Noise σ | Share of budget |\n|---|---|---|---|---|---|\n")
 		for _, pt := range p.Parts {
@@ -228,8 +261,15 @@ func (r Report) Markdown() string {
 			b.WriteString("over the ledger's lifetime).\n")
 		}
 	}
-	fmt.Fprintf(&b, "\n## Released\n\n%d items with noisy popularity, %d neighbour entries. No user ID, pseudonym or per-person history is in the model.\n",
-		r.Contents.Items, r.Contents.Neighbors)
+	fmt.Fprintf(&b, "\n## Released\n\n%d items with noisy popularity, %d neighbour entries", r.Contents.Items, r.Contents.Neighbors)
+	if r.Contents.CategoryConcentration > 0 {
+		fmt.Fprintf(&b, ", category evidence (concentration α = %.3g)", r.Contents.CategoryConcentration)
+	}
+	fmt.Fprintf(&b, ". Evidence beyond popularity answers %.0f%% of one-item queries (weighted by popularity)", 100*r.Contents.EvidenceShare)
+	if r.Contents.EvidenceShare == 0 {
+		b.WriteString(": **this model serves popularity**")
+	}
+	b.WriteString(". No user ID, pseudonym or per-person history is in the model.\n")
 	return b.String()
 }
 

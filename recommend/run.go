@@ -19,6 +19,20 @@ type scratch struct {
 	allow   []int32
 	deny    []int32
 	heap    []cand
+	run     run // the query in progress
+
+	// prior is the context's weight on popularity, set by evidence that
+	// has one (hasPrior); without, it is 1.
+	prior    float64
+	hasPrior bool
+	// Category evidence: factors on the popularity of items by category.
+	// Items in a category that the context counts catCount[d] > 0 times
+	// (listed in catTouched) score with catFactor[d], items in other
+	// categories with catBase, items without a category with 1.
+	catCount   []int32
+	catFactor  []float64
+	catTouched []int32
+	catBase    float64
 }
 
 // touched is a candidate that some evidence scored.
@@ -38,6 +52,7 @@ type contrib struct {
 
 type cand struct {
 	item    uint32
+	rank    uint32 // position in popularity order, to break ties
 	score   float64
 	touched int32 // index into touched, or -1
 }
@@ -53,7 +68,7 @@ func (m *Model) getScratch() *scratch {
 	case sc := <-m.scratch:
 		return sc
 	default:
-		return newScratch(len(m.pop))
+		return newScratch(len(m.pop), len(m.cat.categories))
 	}
 }
 
@@ -64,12 +79,27 @@ func (m *Model) putScratch(sc *scratch) {
 	}
 }
 
-func newScratch(n int) *scratch {
-	s := &scratch{slot: make([]int32, n)}
+func newScratch(items, categories int) *scratch {
+	s := &scratch{
+		slot:      make([]int32, items),
+		catCount:  make([]int32, categories),
+		catFactor: make([]float64, categories),
+	}
 	for i := range s.slot {
 		s.slot[i] = free
 	}
 	return s
+}
+
+// factor is the category evidence's factor on item j's popularity.
+func (sc *scratch) factor(c int32) float64 {
+	switch {
+	case c < 0:
+		return 1
+	case sc.catCount[c] > 0:
+		return sc.catFactor[c]
+	}
+	return sc.catBase
 }
 
 // touch returns candidate j's entry, made on first use, or nil for a
@@ -101,11 +131,13 @@ func (t *touched) add(c contrib) {
 }
 
 // rank scores candidates: every item the context's evidence reaches, plus,
-// because every other item scores in proportion to its popularity, the
-// first n eligible items in popularity order. It writes the best n to res.
+// because every other item scores in proportion to its popularity times
+// its category's factor, the first n eligible items in popularity order of
+// each group of items that share a factor. It writes the best n to res.
 func (r *run) rank(res *Result, n int) {
 	m, sc := r.m, r.sc
 	sc.touched = sc.touched[:0]
+	sc.prior, sc.hasPrior, sc.catBase = 0, false, 1
 	// Context and excluded items are never candidates: mark them, so that
 	// skipping them costs one load instead of a scan of both lists.
 	for _, i := range r.ctx {
@@ -114,15 +146,14 @@ func (r *run) rank(res *Result, n int) {
 	for _, i := range sc.excl {
 		sc.slot[i] = blocked
 	}
+	if len(r.ctx) > 0 {
+		for _, e := range m.evidence {
+			e.apply(r)
+		}
+	}
 	base := 1.0
-	if len(r.ctx) > 0 && len(m.evidence) > 0 {
-		base = 0
-		for _, e := range m.evidence {
-			base += e.prior(r.ctx)
-		}
-		for _, e := range m.evidence {
-			e.accumulate(sc, r.ctx, r.minSupport)
-		}
+	if sc.hasPrior {
+		base = sc.prior
 	}
 	prior := 0.0
 	if m.popTotal > 0 {
@@ -143,23 +174,46 @@ func (r *run) rank(res *Result, n int) {
 	for t := range sc.touched {
 		tt := &sc.touched[t]
 		if r.eligible(tt.item) {
-			push(cand{tt.item, m.pop[tt.item]*prior + tt.boost, int32(t)})
+			push(cand{tt.item, m.popRank[tt.item], m.pop[tt.item]*prior*sc.factor(m.itemCat[tt.item]) + tt.boost, int32(t)})
+		}
+	}
+	// Untouched items score p_j·prior·factor. Within a group of one factor
+	// the order is popularity, so the first n eligible items of each group
+	// hold the group's best: the popularity order skipping items whose
+	// factor is not catBase, then the context's categories, then items
+	// without a category if their factor (1) differs from catBase.
+	scan := func(order []uint32, skipOthers bool) {
+		found := 0
+		for _, j := range order {
+			if found >= n {
+				break
+			}
+			if sc.slot[j] != free {
+				continue
+			}
+			f := sc.factor(m.itemCat[j])
+			if skipOthers && f != sc.catBase {
+				continue
+			}
+			if !r.eligible(j) {
+				continue
+			}
+			found++
+			push(cand{j, m.popRank[j], m.pop[j] * prior * f, -1})
 		}
 	}
 	order := m.popOrder
 	if len(sc.allow) == 1 && sc.allow[0] >= 0 {
 		order = m.popByCat[sc.allow[0]]
 	}
-	found := 0
-	for _, j := range order {
-		if found >= n {
-			break
+	scan(order, true)
+	for _, d := range sc.catTouched {
+		if sc.catFactor[d] != sc.catBase {
+			scan(m.popByCat[d], false)
 		}
-		if sc.slot[j] != free || !r.eligible(j) {
-			continue
-		}
-		found++
-		push(cand{j, m.pop[j] * prior, -1})
+	}
+	if sc.catBase != 1 {
+		scan(m.uncategorized, false)
 	}
 
 	// Pop the heap into res.Items, best first.
@@ -185,12 +239,26 @@ func (r *run) rank(res *Result, n int) {
 			for e := 0; e < MaxExplain && tt.top[e].weight > 0; e++ {
 				rec.Because[e] = m.ids[tt.top[e].ctx]
 			}
+		} else if d := m.itemCat[c.item]; d >= 0 && sc.catCount[d] > 0 && sc.catFactor[d] > sc.catBase {
+			rec.Reason = ReasonCategory
+			rec.Category = m.cat.categories[d]
+			e := 0
+			for _, i := range r.ctx {
+				if e < MaxExplain && m.itemCat[i] == d {
+					rec.Because[e] = m.ids[i]
+					e++
+				}
+			}
 		}
 	}
-	res.Fallback = len(sc.touched) == 0
+	res.Fallback = len(sc.touched) == 0 && len(sc.catTouched) == 0
 	for _, tt := range sc.touched {
 		sc.slot[tt.item] = free
 	}
+	for _, d := range sc.catTouched {
+		sc.catCount[d] = 0
+	}
+	sc.catTouched = sc.catTouched[:0]
 	for _, i := range r.ctx {
 		sc.slot[i] = free
 	}
@@ -199,12 +267,13 @@ func (r *run) rank(res *Result, n int) {
 	}
 }
 
-// better orders candidates: higher score, then lower index (deterministic).
+// better orders candidates: higher score, then the more popular (the
+// popularity order breaks its own ties by catalog index).
 func better(a, b cand) bool {
 	if a.score != b.score {
 		return a.score > b.score
 	}
-	return a.item < b.item
+	return a.rank < b.rank
 }
 
 func siftUp(h []cand, i int) {

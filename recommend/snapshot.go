@@ -39,6 +39,8 @@ import (
 //	"NBRS"  neighbour lists: base nItems × f32; offsets (nItems+1) × u32,
 //	        from 0, non-decreasing; then nnz = offsets[nItems] entries of
 //	        item u32, weight f32, support f32 (three arrays)
+//	"CATG"  category evidence: alpha f64; nCats+1 × f64, the share of
+//	        popularity of each category and last of items without one
 //
 // A snapshot holds the public catalog, noisy aggregates derived from it and
 // the privacy report: no pseudonym, no user ID and no per-user data. A
@@ -64,12 +66,14 @@ var (
 	tagCatalog    = sectionTag{'C', 'A', 'T', 'L'}
 	tagPopularity = sectionTag{'P', 'O', 'P', 'L'}
 	tagNeighbors  = sectionTag{'N', 'B', 'R', 'S'}
+	tagCategories = sectionTag{'C', 'A', 'T', 'G'}
 )
 
 // evidenceDecoders reads each kind of evidence's section for a catalog of n
 // items.
-var evidenceDecoders = map[sectionTag]func(d *decoder, n int) (evidence, error){
-	tagNeighbors: func(d *decoder, n int) (evidence, error) { return decodeNeighbors(d, n) },
+var evidenceDecoders = map[sectionTag]func(d *decoder, cat *Catalog) (evidence, error){
+	tagNeighbors:  func(d *decoder, cat *Catalog) (evidence, error) { return decodeNeighbors(d, cat) },
+	tagCategories: func(d *decoder, cat *Catalog) (evidence, error) { return decodeCategories(d, cat) },
 }
 
 // ErrBadSnapshot is wrapped by every snapshot decoding error.
@@ -379,7 +383,7 @@ func decodeModel(data []byte) (*Model, error) {
 			return nil, fmt.Errorf("section %q twice", tag)
 		}
 		seen[tag] = true
-		ev, err := dec(sd, n)
+		ev, err := dec(sd, cat)
 		if err == nil {
 			err = sd.done()
 		}
