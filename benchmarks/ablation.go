@@ -15,42 +15,49 @@ type Lever struct {
 	Name    string
 	Params  func(release.Options) release.Options // nil: the baseline's
 	Scoring release.ScoringOptions
+	// NoCategories runs on the catalog without its categories.
+	NoCategories bool
 }
 
-// AblationLevers are the accuracy levers of issue 3 and the K sweep, each
-// switched against the baseline (the first entry).
+// AblationLevers are the accuracy levers of issue 13, each switched
+// against the baseline (the first entry: the library's defaults).
 var AblationLevers = []Lever{
-	{Name: "baseline: Gaussian noise (zCDP), K = 16 sampled, head pairs, garrote shrinkage, item share 0.5"},
-	{Name: "per-user L2 weighting: keep up to 64 items, weighted to the norm of K = 16", Params: func(p release.Options) release.Options {
-		p.Keep = 64
+	{Name: "baseline: the defaults (Auto: popularity, categories, pairs when predicted to carry signal; K = 16, 64 items kept and weighted)"},
+	{Name: "popularity only", Params: func(p release.Options) release.Options {
+		p.Mechanisms = release.Popularity
+		return p
+	}},
+	{Name: "popularity + categories", Params: func(p release.Options) release.Options {
+		p.Mechanisms = release.Popularity | release.Categories
+		return p
+	}},
+	{Name: "popularity + pairs, half the budget each, K-bounded pairs of 500 head items (issue 3's default)", Params: func(p release.Options) release.Options {
+		p.Mechanisms = release.Popularity | release.Pairs
+		return p
+	}},
+	{Name: "the defaults on the catalog without its categories", NoCategories: true},
+	{Name: "no weighting: keep K = 16 items per user", Params: func(p release.Options) release.Options {
+		p.Keep = p.K
 		return p
 	}},
 	{Name: "Laplace noise, pure ε-DP composition", Params: func(p release.Options) release.Options {
 		p.Noise, p.Delta = dp.Laplace, 0
 		return p
 	}},
-	{Name: "threshold pairs instead of head pairs", Params: func(p release.Options) release.Options {
-		p.Pairs = release.ThresholdPairs
+	{Name: "K = 4", Params: func(p release.Options) release.Options {
+		p.K = 4
+		return p
+	}},
+	{Name: "K = 32", Params: func(p release.Options) release.Options {
+		p.K = 32
+		return p
+	}},
+	{Name: "head of at most 100 items", Params: func(p release.Options) release.Options {
+		p.HeadSize = 100
 		return p
 	}},
 	{Name: "low-rank denoising of the head pair matrix", Scoring: release.ScoringOptions{LowRank: true}},
 	{Name: "no shrinkage: every positive residual kept", Scoring: release.ScoringOptions{NoShrinkage: true}},
-	{Name: "K = 4 sampled (less noise, less of each user)", Params: func(p release.Options) release.Options {
-		p.K, p.Keep = 4, 4
-		return p
-	}},
-	{Name: "K = 32 sampled (more of each user, more noise)", Params: func(p release.Options) release.Options {
-		p.K, p.Keep = 32, 32
-		return p
-	}},
-	{Name: "item share 0.25 (more budget on pairs)", Params: func(p release.Options) release.Options {
-		p.ItemShare = 0.25
-		return p
-	}},
-	{Name: "item share 0.75 (more budget on items)", Params: func(p release.Options) release.Options {
-		p.ItemShare = 0.75
-		return p
-	}},
 }
 
 // AblationRow is one lever's NDCG@cutoff at one ε over Runs releases.
@@ -88,7 +95,7 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 		o.Cutoff = 10
 	}
 	var rows []AblationRow
-	run := func(name string, p release.Options, pop bool) error {
+	run := func(name string, d *Dataset, p release.Options, pop bool) error {
 		for _, eps := range o.Epsilons {
 			var ms []Metrics
 			for r := range o.Repeats {
@@ -96,7 +103,7 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 					o.Progress(fmt.Sprintf("ablation: %s, ε = %g, release %d/%d", name, eps, r+1, o.Repeats))
 				}
 				p.Epsilon = eps
-				m, err := Release(s, d.Items, p, true, uint64(r+1))
+				m, err := Release(s, d, p, true, uint64(r+1))
 				if err != nil {
 					return fmt.Errorf("%s at ε = %g: %w", name, eps, err)
 				}
@@ -113,14 +120,16 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 			p = l.Params(p)
 		}
 		p.Scoring = l.Scoring
-		if err := run(l.Name, p, false); err != nil {
+		ld := d
+		if l.NoCategories {
+			if d.Categories == nil {
+				continue
+			}
+			ld = withoutCategories(d)
+		}
+		if err := run(l.Name, ld, p, false); err != nil {
 			return nil, err
 		}
-	}
-	pop := o.Params
-	pop.ItemShare = 0.999
-	if err := run(DPPopularityLabel+" (reference)", pop, true); err != nil {
-		return nil, err
 	}
 	return rows, nil
 }

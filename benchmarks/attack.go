@@ -62,9 +62,16 @@ func DifferencingAttack(d *Dataset, s Split, o AttackOptions) ([]AttackRow, erro
 	top := order[:min(o.Items, len(order))]
 	local := make(map[int32]int32, len(top))
 	items := make([]string, len(top))
+	sub := &Dataset{Name: d.Name, Items: items}
+	if d.Categories != nil {
+		sub.Categories = make([]string, len(top))
+	}
 	for i, it := range top {
 		local[it] = int32(i)
 		items[i] = d.Items[it]
+		if d.Categories != nil {
+			sub.Categories[i] = d.Categories[it]
+		}
 	}
 	bg := Split{Items: len(items)}
 	for _, t := range s.Train {
@@ -88,6 +95,14 @@ func DifferencingAttack(d *Dataset, s Split, o AttackOptions) ([]AttackRow, erro
 		p := o.Params
 		p.Epsilon = eps
 		p.HeadSize = len(items)
+		if p.Mechanisms == release.Auto {
+			// The attack reads "also bought" lists: release them whatever
+			// Auto would choose, with the categories.
+			p.Mechanisms = release.Popularity | release.Pairs
+			if cat, err := catalogOf(sub); err == nil && len(cat.Categories()) >= 2 {
+				p.Mechanisms |= release.Categories
+			}
+		}
 		private := !math.IsInf(eps, 1)
 		if private {
 			row.Bound = math.Min(1, math.Exp(eps)/float64(m)+p.Delta)
@@ -104,11 +119,11 @@ func DifferencingAttack(d *Dataset, s Split, o AttackOptions) ([]AttackRow, erro
 			x := int32(perm[o.Known+rng.IntN(m)])
 			before := withTarget(bg, known)
 			after := withTarget(bg, append(slices.Clone(known), x))
-			r1, err := Release(before, items, p, private, uint64(trial))
+			r1, err := Release(before, sub, p, private, uint64(trial))
 			if err != nil {
 				return nil, err
 			}
-			r2, err := Release(after, items, p, private, uint64(trial))
+			r2, err := Release(after, sub, p, private, uint64(trial))
 			if err != nil {
 				return nil, err
 			}

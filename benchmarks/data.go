@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"bufio"
 	"compress/gzip"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/retailcat"
 )
 
 // Interaction is one user-item event at a time (Unix seconds).
@@ -24,10 +26,13 @@ type Interaction struct {
 
 // Dataset is an interaction log with dense user and item indexes.
 type Dataset struct {
-	Name    string
-	Items   []string        // item IDs by index
-	Users   [][]Interaction // per user, sorted by time, duplicates removed
-	Dropped int             // input lines dropped on purpose (cancellations, no customer)
+	Name  string
+	Items []string // item IDs by index
+	// Categories, when not nil, holds each item's catalog category by
+	// index ("" for none): the public catalog features a shop would have.
+	Categories []string
+	Users      [][]Interaction // per user, sorted by time, duplicates removed
+	Dropped    int             // input lines dropped on purpose (cancellations, no customer)
 }
 
 // NumInteractions counts the interactions.
@@ -142,13 +147,63 @@ func loadEvents(path string, format events.Format, opts events.ReaderOptions) (*
 	return b.finish(path)
 }
 
-// LoadOnlineRetail reads the UCI Online Retail CSV (optionally gzipped).
+// LoadOnlineRetail reads the UCI Online Retail CSV (optionally gzipped),
+// with each product's category derived from its description by the
+// keyword rule of internal/retailcat (Online Retail has no categories).
 func LoadOnlineRetail(path string) (*Dataset, error) {
 	d, err := LoadEvents(path, events.FormatOnlineRetail)
-	if d != nil {
-		d.Name = "Online Retail"
+	if err != nil {
+		return nil, err
 	}
-	return d, err
+	d.Name = "Online Retail"
+	desc, err := retailDescriptions(path)
+	if err != nil {
+		return nil, err
+	}
+	d.Categories = make([]string, len(d.Items))
+	for i, id := range d.Items {
+		d.Categories[i] = retailcat.Category(desc[id])
+	}
+	return d, nil
+}
+
+// retailDescriptions reads each stock code's first non-empty description
+// from the Online Retail CSV.
+func retailDescriptions(path string) (map[string]string, error) {
+	r, closeFn, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	code, description := slices.Index(head, "StockCode"), slices.Index(head, "Description")
+	if code < 0 || description < 0 {
+		return nil, fmt.Errorf("%s: no StockCode or Description column", path)
+	}
+	out := map[string]string{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(rec) <= max(code, description) {
+			continue
+		}
+		if d := strings.TrimSpace(rec[description]); d != "" {
+			if _, ok := out[rec[code]]; !ok {
+				out[strings.Clone(rec[code])] = strings.Clone(d)
+			}
+		}
+	}
 }
 
 // LoadMovieLens reads the MovieLens u.data format: tab-separated user, item,
@@ -188,4 +243,87 @@ func LoadMovieLens(path string) (*Dataset, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return b.finish(path)
+}
+
+// LoadOnlineRetailInvoices reads the UCI Online Retail CSV with each
+// invoice as one "user" (a basket), over the items most popular items by
+// invoice count: the small, dense catalog on which many baskets stand
+// behind every pair. Cancellations and lines without a positive quantity
+// are dropped; categories come from descriptions as in LoadOnlineRetail.
+func LoadOnlineRetailInvoices(path string, items int) (*Dataset, error) {
+	r, closeFn, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	head, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s: header: %w", path, err)
+	}
+	col := map[string]int{}
+	for _, name := range []string{"InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate"} {
+		if col[name] = slices.Index(head, name); col[name] < 0 {
+			return nil, fmt.Errorf("%s: no %s column", path, name)
+		}
+	}
+	type line struct{ invoice, item string }
+	var lines []line
+	baskets := map[string]map[string]bool{} // item -> invoices
+	desc := map[string]string{}
+	dropped := 0
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		inv, item := rec[col["InvoiceNo"]], rec[col["StockCode"]]
+		q, _ := strconv.ParseFloat(rec[col["Quantity"]], 64)
+		if strings.HasPrefix(inv, "C") || q <= 0 || inv == "" || item == "" {
+			dropped++
+			continue
+		}
+		if _, ok := desc[item]; !ok {
+			desc[item] = strings.TrimSpace(rec[col["Description"]])
+		}
+		if baskets[item] == nil {
+			baskets[item] = map[string]bool{}
+		}
+		baskets[item][inv] = true
+		lines = append(lines, line{inv, item})
+	}
+	codes := make([]string, 0, len(baskets))
+	for c := range baskets {
+		codes = append(codes, c)
+	}
+	slices.SortFunc(codes, func(a, b string) int {
+		if d := len(baskets[b]) - len(baskets[a]); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	keep := map[string]bool{}
+	for _, c := range codes[:min(items, len(codes))] {
+		keep[c] = true
+	}
+	b := newBuilder(fmt.Sprintf("Online Retail invoices (%d items)", min(items, len(codes))))
+	for _, l := range lines {
+		if keep[l.item] {
+			b.add(l.invoice, l.item, 0)
+		}
+	}
+	d, err := b.finish(path)
+	if err != nil {
+		return nil, err
+	}
+	d.Dropped = dropped
+	d.Categories = make([]string, len(d.Items))
+	for i, id := range d.Items {
+		d.Categories[i] = retailcat.Category(desc[id])
+	}
+	return d, nil
 }

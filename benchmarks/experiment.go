@@ -3,6 +3,7 @@ package benchmarks
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/privrec/privrec/release"
 )
@@ -24,18 +25,33 @@ type SweepOptions struct {
 	Progress func(step string)
 }
 
-// DefaultEpsilons is the sweep of issue 3.
+// DefaultEpsilons is the sweep of issues 3 and 13.
 var DefaultEpsilons = []float64{0.1, 0.25, 0.5, 1, 2, 4, 8}
 
-// PrivrecLabel and DPPopularityLabel name the swept models.
+// Labels of the swept models.
 const (
-	PrivrecLabel      = "privrec"
-	DPPopularityLabel = "DP popularity"
+	// PrivrecLabel is privrec with the options given (by default, Auto).
+	PrivrecLabel = "privrec"
+	// DPPopularityLabel is privrec's popularity-only release
+	// (release.Popularity) at the same ε: the bar every default must clear.
+	DPPopularityLabel = "popularity only"
+	// NoCategoriesLabel is privrec on the same catalog without its
+	// categories, for data sets that have them.
+	NoCategoriesLabel = "privrec, no categories"
 )
 
-// AccuracySweep evaluates privrec and DP popularity at every ε, and the
-// non-private references once: privrec without noise, exact popularity, a
-// Jaccard item co-occurrence recommender, and random.
+// withoutCategories returns d with a catalog without categories.
+func withoutCategories(d *Dataset) *Dataset {
+	c := *d
+	c.Items = slices.Clone(d.Items) // a new catalog cache key
+	c.Categories = nil
+	return &c
+}
+
+// AccuracySweep evaluates privrec and its popularity-only release at every
+// ε (and privrec without the catalog's categories, when it has some), and
+// the non-private references once: privrec without noise, exact
+// popularity, a Jaccard item co-occurrence recommender, and random.
 func AccuracySweep(d *Dataset, s Split, o SweepOptions) ([]Row, error) {
 	if o.Cutoff == 0 {
 		o.Cutoff = 10
@@ -54,7 +70,7 @@ func AccuracySweep(d *Dataset, s Split, o SweepOptions) ([]Row, error) {
 		rows = append(rows, Row{Dataset: d.Name, Split: s.Name, Model: model, Epsilon: eps, Runs: 1, Mean: m})
 	}
 	progress("non-private references")
-	exact, err := Release(s, d.Items, o.Params, false, 1)
+	exact, err := Release(s, d, o.Params, false, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -64,30 +80,44 @@ func AccuracySweep(d *Dataset, s Split, o SweepOptions) ([]Row, error) {
 	one("random", inf, Evaluate(s, NewRandom(s.Items, 7), o.Cutoff))
 
 	popParams := o.Params
-	popParams.ItemShare = 0.999 // DP popularity: (almost) the whole budget on item counts
+	popParams.Mechanisms = release.Popularity
+	var noCats *Dataset
+	if d.Categories != nil {
+		noCats = withoutCategories(d)
+	}
 	for _, eps := range o.Epsilons {
-		var priv, pop []Metrics
+		var priv, pop, plain []Metrics
 		for r := range o.Repeats {
 			progress("ε = %g, release %d/%d", eps, r+1, o.Repeats)
 			p := o.Params
 			p.Epsilon = eps
-			m, err := Release(s, d.Items, p, true, uint64(r+1))
+			m, err := Release(s, d, p, true, uint64(r+1))
 			if err != nil {
 				return nil, err
 			}
 			priv = append(priv, Evaluate(s, NewModelScorer(PrivrecLabel, m, d.Items, false), o.Cutoff))
 			pp := popParams
 			pp.Epsilon = eps
-			pm, err := Release(s, d.Items, pp, true, uint64(r+1))
+			pm, err := Release(s, d, pp, true, uint64(r+1))
 			if err != nil {
 				return nil, err
 			}
 			pop = append(pop, Evaluate(s, NewModelScorer(DPPopularityLabel, pm, d.Items, true), o.Cutoff))
+			if noCats != nil {
+				nm, err := Release(s, noCats, p, true, uint64(r+1))
+				if err != nil {
+					return nil, err
+				}
+				plain = append(plain, Evaluate(s, NewModelScorer(NoCategoriesLabel, nm, d.Items, false), o.Cutoff))
+			}
 		}
 		for _, x := range []struct {
 			name string
 			ms   []Metrics
-		}{{PrivrecLabel, priv}, {DPPopularityLabel, pop}} {
+		}{{PrivrecLabel, priv}, {DPPopularityLabel, pop}, {NoCategoriesLabel, plain}} {
+			if len(x.ms) == 0 {
+				continue
+			}
 			mean, std := meanStd(x.ms)
 			rows = append(rows, Row{Dataset: d.Name, Split: s.Name, Model: x.name, Epsilon: eps, Runs: len(x.ms), Mean: mean, Std: std})
 		}

@@ -34,17 +34,19 @@ func userID(u int) pseudonym.ID {
 // enough for any number of releases.
 var benchBudget = dp.Budget{Epsilon: 1e9, Delta: 0.5}
 
-// Release builds a privrec model from a split's training items. With
-// private false it is the exact (ε = ∞) model.
-func Release(s Split, items []string, o release.Options, private bool, sampleSeed uint64) (*recommend.Model, error) {
-	cat, err := catalogOf(items)
+// Release builds a privrec model from a split's training items over d's
+// catalog (its items and categories). With private false it is the exact
+// (ε = ∞) model.
+func Release(s Split, d *Dataset, o release.Options, private bool, sampleSeed uint64) (*recommend.Model, error) {
+	items := d.Items
+	cat, err := catalogOf(d)
 	if err != nil {
 		return nil, err
 	}
 	var key [16]byte
 	binary.LittleEndian.PutUint64(key[:], sampleSeed+1)
 	o.Logger = slog.New(slog.DiscardHandler)
-	col, err := collect.New(cat, collect.Options{Window: benchWindow, Keep: o.WithDefaults().Keep,
+	col, err := collect.New(cat, collect.Options{Window: benchWindow, Keep: o.CollectKeep(),
 		SampleKey: key, MaxClockSkew: -1, Logger: o.Logger})
 	if err != nil {
 		return nil, err
@@ -78,7 +80,8 @@ type cachedCatalog struct {
 	cat   *recommend.Catalog
 }
 
-func catalogOf(items []string) (*recommend.Catalog, error) {
+func catalogOf(d *Dataset) (*recommend.Catalog, error) {
+	items := d.Items
 	key := &items[0]
 	if c, ok := catalogCache.Load(key); ok && len(c.(cachedCatalog).items) == len(items) {
 		return c.(cachedCatalog).cat, nil
@@ -86,6 +89,9 @@ func catalogOf(items []string) (*recommend.Catalog, error) {
 	cat := make([]recommend.Item, len(items))
 	for i, id := range items {
 		cat[i] = recommend.Item{ID: id}
+		if d.Categories != nil {
+			cat[i].Category = d.Categories[i]
+		}
 	}
 	c, err := recommend.NewCatalog(cat)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 // ScalingRow is NDCG@10 at one number of synthetic users.
 type ScalingRow struct {
+	Generator            string
 	Users                int
 	Epsilon              float64
 	NonPrivate           float64
@@ -22,27 +23,51 @@ type ScalingRow struct {
 	EvaluatedUsers, Runs int
 }
 
-// ScalingCurve generates synthetic datasets of the given sizes from s,
-// splits each randomly 75/25, and measures NDCG@10 of privrec at ε, of
-// privrec without noise, and of DP popularity at ε. At most evalUsers test
-// users are scored per model (metrics are averages, so a sample suffices).
-func ScalingCurve(s *Synth, sizes []int, eps float64, params release.Options, repeats, evalUsers int, progress func(string)) ([]ScalingRow, error) {
+// A Generator makes a data set of n users and its train/test split.
+type Generator struct {
+	Name string
+	Make func(n int) (*Dataset, Split)
+}
+
+// SynthGenerator generates users from s's low-rank model and splits them
+// randomly 75/25.
+func SynthGenerator(s *Synth) Generator {
+	return Generator{Name: "synthetic (rank-16 SVD)", Make: func(n int) (*Dataset, Split) {
+		d := s.Generate(n, uint64(n))
+		return d, RandomSplit(d, 1)
+	}}
+}
+
+// BootstrapGenerator resamples d's customers' training items up to n users
+// (BootstrapSplit of d's random 75/25 split): the real co-occurrence
+// structure and catalog, at scale.
+func BootstrapGenerator(d *Dataset) Generator {
+	base := RandomSplit(d, 1)
+	return Generator{Name: "bootstrap (" + d.Name + " customers resampled)", Make: func(n int) (*Dataset, Split) {
+		return d, BootstrapSplit(base, n, uint64(n))
+	}}
+}
+
+// ScalingCurve makes data sets of the given sizes with g and measures
+// NDCG@10 of privrec at ε, of privrec without noise, and of its
+// popularity-only release at ε. At most evalUsers test users are scored
+// per model (metrics are averages, so a sample suffices).
+func ScalingCurve(g Generator, sizes []int, eps float64, params release.Options, repeats, evalUsers int, progress func(string)) ([]ScalingRow, error) {
 	var rows []ScalingRow
 	for _, n := range sizes {
 		if progress != nil {
-			progress(fmt.Sprintf("scaling: generating %d users", n))
+			progress(fmt.Sprintf("scaling, %s: %d users", g.Name, n))
 		}
-		d := s.Generate(n, uint64(n))
-		split := RandomSplit(d, 1)
+		d, split := g.Make(n)
 		eval := split
 		eval.Test = limitTest(split.Test, evalUsers)
-		row := ScalingRow{Users: n, Epsilon: eps, Runs: repeats}
+		row := ScalingRow{Generator: g.Name, Users: n, Epsilon: eps, Runs: repeats}
 		for _, t := range eval.Test {
 			if len(t) > 0 {
 				row.EvaluatedUsers++
 			}
 		}
-		exact, err := Release(split, d.Items, params, false, 1)
+		exact, err := Release(split, d, params, false, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -50,17 +75,17 @@ func ScalingCurve(s *Synth, sizes []int, eps float64, params release.Options, re
 		var priv, pop []Metrics
 		for r := range repeats {
 			if progress != nil {
-				progress(fmt.Sprintf("scaling: %d users, release %d/%d", n, r+1, repeats))
+				progress(fmt.Sprintf("scaling, %s: %d users, release %d/%d", g.Name, n, r+1, repeats))
 			}
 			p := params
 			p.Epsilon = eps
-			m, err := Release(split, d.Items, p, true, uint64(r+1))
+			m, err := Release(split, d, p, true, uint64(r+1))
 			if err != nil {
 				return nil, err
 			}
 			priv = append(priv, Evaluate(eval, NewModelScorer("", m, d.Items, false), 10))
-			p.ItemShare = 0.999
-			pm, err := Release(split, d.Items, p, true, uint64(r+1))
+			p.Mechanisms = release.Popularity
+			pm, err := Release(split, d, p, true, uint64(r+1))
 			if err != nil {
 				return nil, err
 			}
@@ -90,7 +115,7 @@ func limitTest(test [][]int32, max int) [][]int32 {
 // PlotScaling draws NDCG@10 against the number of users (log scale).
 func PlotScaling(w io.Writer, rows []ScalingRow) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("NDCG@10 at ε = %g against the number of users (synthetic)", rows[0].Epsilon)
+	p.Title.Text = fmt.Sprintf("NDCG@10 at ε = %g against the number of users, %s", rows[0].Epsilon, rows[0].Generator)
 	p.X.Label.Text = "users (log scale)"
 	p.Y.Label.Text = "NDCG@10"
 	p.X.Scale = plot.LogScale{}
@@ -105,7 +130,7 @@ func PlotScaling(w io.Writer, rows []ScalingRow) error {
 	}{
 		{"privrec, non-private", func(r ScalingRow) float64 { return r.NonPrivate }, palette[2]},
 		{"privrec (private)", func(r ScalingRow) float64 { return r.Private }, palette[1]},
-		{"DP popularity", func(r ScalingRow) float64 { return r.DPPopular }, palette[0]},
+		{"popularity only", func(r ScalingRow) float64 { return r.DPPopular }, palette[0]},
 	}
 	for _, s := range series {
 		xy := make(plotter.XYs, len(rows))

@@ -19,7 +19,7 @@ import (
 // Defaults and limits of Options.
 const (
 	defaultMaxClockSkew = 5 * time.Minute
-	defaultKeep         = 16  // the release's default contribution bound K
+	defaultKeep         = 64  // the release's default Keep (release.DefaultKeep)
 	maxKeep             = 256 // the release's largest K
 )
 
@@ -28,9 +28,10 @@ const (
 type Options struct {
 	// Window is the release window; events outside it are refused.
 	Window recommend.Window
-	// Keep is how many distinct items are kept per user, in [1, 256]; 16
-	// when zero. It must equal the release's Keep (which is
-	// its contribution bound K unless the release weights kept items).
+	// Keep is how many distinct items are kept per user, in [1, 256]; 64
+	// (the release's default Keep) when zero. It must equal the release's
+	// Keep (which is its contribution bound K unless the release weights
+	// kept items).
 	Keep int
 	// Kinds lists the event kinds collected; all kinds when empty.
 	Kinds []events.Kind

@@ -73,7 +73,7 @@ func clusteredModel(t testing.TB) *recommend.Model {
 		u++
 	}
 	add(u, "i10")
-	m, err := release.Exact(c, release.Options{K: 4, HeadSize: 20})
+	m, err := release.Exact(c, release.Options{K: 4, HeadSize: 20, Mechanisms: release.Popularity | release.Pairs})
 	require.NoError(t, err)
 	return m
 }

@@ -55,6 +55,29 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	assert.Len(t, entries, 1, "no temporary file left behind")
 }
 
+// A model with both kinds of evidence, as the default release builds it,
+// round-trips: the category section keeps α, and the shares it needs come
+// back from the popularity.
+func TestSnapshotRoundTripWithCategories(t *testing.T) {
+	base := clusteredModel(t)
+	cat := base.Catalog()
+	pop := make([]float64, cat.Len())
+	for i := range pop {
+		pop[i], _ = base.Popularity(cat.Item(i).ID)
+	}
+	ev, err := recommend.NewCategoryEvidence(0.7)
+	require.NoError(t, err)
+	m, err := recommend.NewModel(cat, pop, base.Report(), ev)
+	require.NoError(t, err)
+	got, err := decode(snapshotBytes(t, m))
+	require.NoError(t, err)
+	assertSameModel(t, m, got)
+	assert.Equal(t, 0.7, got.Report().Contents.CategoryConcentration)
+	res := recommendOK(t, got, recommend.Query{Context: []string{"i00"}, N: 3})
+	assert.Equal(t, recommend.ReasonCategory, res.Items[0].Reason)
+	assert.Equal(t, "even", res.Items[0].Category)
+}
+
 func TestSnapshotRejectsDamage(t *testing.T) {
 	data := snapshotBytes(t, clusteredModel(t))
 	for n := 0; n < len(data); n += 1 + n/50 {
@@ -123,8 +146,21 @@ func TestSnapshotStructuralChecks(t *testing.T) {
 }
 
 func FuzzDecodeModel(f *testing.F) {
-	data := snapshotBytes(f, clusteredModel(f))
+	base := clusteredModel(f)
+	data := snapshotBytes(f, base)
 	f.Add(data)
+	// With both kinds of evidence, so that the category section is mutated too.
+	pop := make([]float64, base.Catalog().Len())
+	for i := range pop {
+		pop[i], _ = base.Popularity(base.Catalog().Item(i).ID)
+	}
+	ev, err := recommend.NewCategoryEvidence(0.7)
+	require.NoError(f, err)
+	nb, err := recommend.NewNeighborEvidence(make([]float32, len(pop)), make([][]recommend.Neighbor, len(pop)))
+	require.NoError(f, err)
+	both, err := recommend.NewModel(base.Catalog(), pop, base.Report(), nb, ev)
+	require.NoError(f, err)
+	f.Add(snapshotBytes(f, both))
 	f.Add(data[:100])
 	f.Add([]byte("PRIVRECM"))
 	f.Fuzz(func(t *testing.T, data []byte) {

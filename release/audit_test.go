@@ -150,22 +150,24 @@ type auditSetup struct {
 	plan     *dp.Plan
 	d, dPrim *collect.State
 	target   []uint32 // the extra user's items in D'
+	copies   int      // how many times the extra user is in D'
 }
 
 // newAuditSetup builds D (200 background users, 4 random items each, over 12
-// items) and D' = D plus one person with the given items, counted copies
-// times, through collectors that keep keep items per user (K for a correct
-// release, more to switch bounding off).
-func newAuditSetup(t *testing.T, targetItems []uint32, keep, copies int) auditSetup {
+// items in two categories) and D' = D plus one person with the given items,
+// counted copies times, through collectors that keep keep items per user (K
+// for a correct release, more to switch bounding off), for a release of the
+// given mechanisms.
+func newAuditSetup(t *testing.T, targetItems []uint32, keep, copies int, mech Mechanisms) auditSetup {
 	t.Helper()
 	items := make([]recommend.Item, 12)
 	for i := range items {
-		items[i] = recommend.Item{ID: fmt.Sprintf("a%02d", i)}
+		items[i] = recommend.Item{ID: fmt.Sprintf("a%02d", i), Category: []string{"c0", "c1"}[i%2]}
 	}
 	cat, err := recommend.NewCatalog(items)
 	require.NoError(t, err)
-	o := Options{Epsilon: 1, Delta: 1e-5, K: 4, HeadSize: 12, Logger: quiet}.WithDefaults()
-	plan, err := o.Plan()
+	o := Options{Epsilon: 1, Delta: 1e-5, K: 4, HeadSize: 12, Mechanisms: mech, Logger: quiet}.WithDefaults()
+	plan, err := o.Plan(cat)
 	require.NoError(t, err)
 	mk := func(withTarget bool) *collect.State {
 		c := testCollector(t, cat, keep)
@@ -184,41 +186,91 @@ func newAuditSetup(t *testing.T, targetItems []uint32, keep, copies int) auditSe
 		}
 		return take(t, c)
 	}
-	return auditSetup{cat: cat, o: o, plan: plan, d: mk(false), dPrim: mk(true), target: targetItems}
+	return auditSetup{cat: cat, o: o, plan: plan, d: mk(false), dPrim: mk(true), target: targetItems, copies: copies}
 }
 
-// samples runs the release n times on st and returns, per run, the
-// likelihood-ratio statistic of the noisy counts and the number of the
-// target's pairs in the final neighbour lists.
-func (a auditSetup) samples(t *testing.T, st *collect.State, n int) (counts, lists []float64) {
-	t.Helper()
-	sI, sP := a.plan.Part(partItems).Sigma(), a.plan.Part(partPairs).Sigma()
+// delta is what the target adds to each of a part's values, as the
+// mechanism that released them computes it: the direction of the most
+// powerful test (Neyman–Pearson) between D and D' for Gaussian noise.
+func (a auditSetup) delta(o observation) []float64 {
+	nz, k, c := a.o.Noise, a.o.K, float64(a.copies)
+	n := len(a.target)
 	isTarget := make([]bool, a.cat.Len())
 	for _, it := range a.target {
 		isTarget[it] = true
 	}
+	d := make([]float64, len(o.values))
+	switch o.part {
+	case partItems, partItemsSecond:
+		for i := range d {
+			if isTarget[i] {
+				d[i] = c * itemWeight(n, k, nz)
+			}
+		}
+	case partPairs:
+		kp := k
+		if a.o.Mechanisms == Auto {
+			kp = min(autoPairBound, k)
+		}
+		inHead := 0
+		for _, it := range o.head {
+			if isTarget[it] {
+				inHead++
+			}
+		}
+		h := len(o.head)
+		for x := range h {
+			for y := x + 1; y < h; y++ {
+				if isTarget[o.head[x]] && isTarget[o.head[y]] {
+					d[triIndex(x, y, h)] = c * pairWeight(inHead, kp, nz)
+				}
+			}
+		}
+	case partBaskets:
+		d[0] = c // one more active user; every candidate head is the whole catalog
+		for i := 1; i < len(d); i++ {
+			d[i] = c * math.Sqrt(2*float64(n)/float64(n-1))
+		}
+	case partCategories:
+		count := map[int]int{}
+		for _, it := range a.target {
+			count[a.cat.CategoryOf(int(it))]++
+		}
+		within := 0
+		for _, m := range count {
+			within += m * (m - 1)
+		}
+		d[0] = c * float64(within) / float64(n*(n-1))
+		d[1] = c
+	}
+	return d
+}
+
+// samples runs the release n times on st and returns, per run, the
+// likelihood-ratio statistic of all noisy values released, Σ Δ·x/σ² over
+// every part, the same statistic for each part alone (a part that leaks
+// can hide in the sum of the others), and the number of the target's pairs
+// in the final neighbour lists.
+func (a auditSetup) samples(t *testing.T, st *collect.State, n int) (counts []float64, perPart map[string][]float64, lists []float64) {
+	t.Helper()
+	isTarget := make([]bool, a.cat.Len())
+	for _, it := range a.target {
+		isTarget[it] = true
+	}
+	perPart = map[string][]float64{}
 	var stat float64
 	var res recommend.Result
 	for range n {
 		b := newBuilder(a.cat, a.o, a.plan)
 		b.st = st
-		b.observeItems = func(noisy []int64) {
-			stat = 0
-			for i, x := range noisy {
-				if isTarget[i] {
-					stat += float64(x) / (sI * sI)
-				}
+		stat = 0
+		b.observe = func(o observation) {
+			s := 0.0
+			for i, dv := range a.delta(o) {
+				s += dv * o.values[i] / (o.sigma * o.sigma)
 			}
-		}
-		b.observePairs = func(head []uint32, noisy []int64) {
-			h := len(head)
-			for x := 0; x < h; x++ {
-				for y := x + 1; y < h; y++ {
-					if isTarget[head[x]] && isTarget[head[y]] {
-						stat += float64(noisy[triIndex(x, y, h)]) / (sP * sP)
-					}
-				}
-			}
+			stat += s
+			perPart[o.part] = append(perPart[o.part], s)
 		}
 		m, err := b.run(info{releaseID: "audit", at: time.Unix(0, 0), window: testWindow})
 		require.NoError(t, err)
@@ -234,7 +286,7 @@ func (a auditSetup) samples(t *testing.T, st *collect.State, n int) (counts, lis
 		counts = append(counts, stat)
 		lists = append(lists, float64(found))
 	}
-	return counts, lists
+	return counts, perPart, lists
 }
 
 func auditReleases(t *testing.T) int {
@@ -254,17 +306,33 @@ func TestPrivacyAudit(t *testing.T) {
 		t.Skip("the audit runs 2·10^4 releases; too slow under -race. .ci/run runs it without -race")
 	}
 	n := auditReleases(t)
-	setup := newAuditSetup(t, []uint32{0, 1, 2, 3}, 4, 1)
-	cd, ld := setup.samples(t, setup.d, n)
-	cp, lp := setup.samples(t, setup.dPrim, n)
-	delta := setup.o.Delta
-	epsCounts, evCounts := epsilonLowerBound(cd, cp, delta, auditAlpha)
-	epsLists, evLists := epsilonLowerBound(ld, lp, delta, auditAlpha)
-	t.Logf("configured ε = %.4g (δ = %g); %d releases per window", setup.plan.Epsilon, delta, n)
-	t.Logf("audited lower bound from the noisy counts:     ε ≥ %.3f  [%s]", epsCounts, evCounts)
-	t.Logf("audited lower bound from the neighbour lists:  ε ≥ %.3f  [%s]", epsLists, evLists)
-	assert.LessOrEqual(t, epsCounts, setup.plan.Epsilon, "the released counts leak more than ε")
-	assert.LessOrEqual(t, epsLists, setup.plan.Epsilon, "the neighbour lists leak more than ε")
+	for _, mech := range []Mechanisms{Popularity | Pairs, Auto} {
+		t.Run(mech.String(), func(t *testing.T) {
+			setup := newAuditSetup(t, []uint32{0, 1, 2, 3}, 4, 1, mech)
+			cd, pd, ld := setup.samples(t, setup.d, n)
+			cp, pp, lp := setup.samples(t, setup.dPrim, n)
+			delta := setup.o.Delta
+			for part, xs := range pd {
+				// Parts that Auto releases in some runs only: compare as
+				// many runs as both windows have.
+				ys := pp[part]
+				m := min(len(xs), len(ys))
+				if m < n/10 {
+					continue
+				}
+				eps, ev := epsilonLowerBound(xs[:m], ys[:m], delta, auditAlpha)
+				t.Logf("audited lower bound from %-28s ε ≥ %.3f  [%s]", part+":", eps, ev)
+				assert.LessOrEqual(t, eps, setup.plan.Epsilon, "%s leak more than ε", part)
+			}
+			epsCounts, evCounts := epsilonLowerBound(cd, cp, delta, auditAlpha)
+			epsLists, evLists := epsilonLowerBound(ld, lp, delta, auditAlpha)
+			t.Logf("configured ε = %.4g (δ = %g); %d releases per window", setup.plan.Epsilon, delta, n)
+			t.Logf("audited lower bound from the noisy values:     ε ≥ %.3f  [%s]", epsCounts, evCounts)
+			t.Logf("audited lower bound from the neighbour lists:  ε ≥ %.3f  [%s]", epsLists, evLists)
+			assert.LessOrEqual(t, epsCounts, setup.plan.Epsilon, "the released values leak more than ε")
+			assert.LessOrEqual(t, epsLists, setup.plan.Epsilon, "the neighbour lists leak more than ε")
+		})
+	}
 }
 
 // The audit must catch a mechanism whose contribution bounding is off.
@@ -277,9 +345,10 @@ func TestPrivacyAuditFlagsUnboundedContributions(t *testing.T) {
 	for i := range all {
 		all[i] = uint32(i)
 	}
-	setup := newAuditSetup(t, all, 12, 3) // 12 items, each counted 3 times; the noise assumes K = 4 and once
-	cd, _ := setup.samples(t, setup.d, n)
-	cp, _ := setup.samples(t, setup.dPrim, n)
+	setup := newAuditSetup(t, all, 12, 3, Popularity|Pairs) // 12 items, each counted 3 times; the noise assumes K = 4 and once
+	setup.o.K, setup.o.Keep = 12, 12                        // and nothing weights the 12 items down to the norm of 4
+	cd, _, _ := setup.samples(t, setup.d, n)
+	cp, _, _ := setup.samples(t, setup.dPrim, n)
 	eps, ev := epsilonLowerBound(cd, cp, setup.o.Delta, auditAlpha)
 	t.Logf("broken mechanism: audited ε ≥ %.3f against configured %.4g [%s]", eps, setup.plan.Epsilon, ev)
 	assert.Greater(t, eps, setup.plan.Epsilon, "the audit failed to detect unbounded contributions")

@@ -26,11 +26,13 @@ func (exact) Keep(x int64) bool                     { return x > 0 }
 func (exact) Sigma() float64                        { return 0 }
 
 // noisy releases folded sums through c. Unweighted sums are integer counts
-// and get the DP library's integer noise; weighted sums get the same noise
-// in floating point, rounded afterwards (post-processing).
-func noisy(sums []float64, c counter, o Options) ([]int64, error) {
+// and get the DP library's integer noise; sums that may be weighted get the
+// same noise in floating point, rounded afterwards (post-processing).
+// Whether they may be is decided from the options, never from the data:
+// the choice between the two must not depend on anyone's items.
+func noisy(sums []float64, c counter, weighted bool) ([]int64, error) {
 	out := make([]int64, len(sums))
-	if o.Keep == o.K {
+	if !weighted {
 		for i, x := range sums {
 			y, err := c.Noisy(int64(x))
 			if err != nil {

@@ -9,15 +9,38 @@
 // declares the noisy parts it releases (their sensitivity and share of the
 // budget), draws every part's noise from the counter the plan calibrated
 // for it, and post-processes what was released into evidence for the
-// model. Today:
+// model:
 //
 //   - popularity (popularity.go): users per catalog item, noise on every
 //     item, zeros included. Always released; the model ranks by it where
-//     there is no other evidence.
+//     there is no other evidence. Alone (Options.Mechanisms = Popularity)
+//     it is the popularity-only release.
+//   - categories (categories.go): one statistic, how much more often a
+//     user's items share a catalog category than popularity predicts; it
+//     becomes the concentration of a Dirichlet model of shoppers' category
+//     preferences, and a context raises the popularity of its categories
+//     ("popular in kitchen"). The categories are public; the statistic
+//     costs 8% of the budget.
 //   - pairs (pairs.go): users per pair of the head items (chosen from the
 //     noisy item counts) or, with ThresholdPairs, per pair above the DP
 //     library's threshold; the excess over what popularity predicts,
-//     shrunk at the noise's universal threshold, becomes neighbour lists.
+//     shrunk at the universal threshold of noise and sampling, becomes
+//     neighbour lists ("bought together").
+//   - baskets (baskets.go) and auto (auto.go), for Auto: the number of
+//     active users and the pair weight users bring to candidate heads,
+//     from which Auto predicts whether, and over which head, pair counts
+//     will stand out of their noise, and gives their budget to pairs
+//     (each user's head pairs weighted to the norm of one pair) or to a
+//     second popularity release. Every choice is post-processing of
+//     released values and spends the part's budget, no more
+//     (dp.Counter.WithSensitivity); the report says what was chosen and
+//     why.
+//
+// Auto, the default, is never worse than the popularity-only release by
+// construction up to its small slices for the statistics: where neither
+// categories nor pairs carry signal it releases popularity with almost the
+// whole budget. benchmarks/RESULTS.md measures it on Online Retail, its
+// bootstrap resamples, synthetic shops and a small dense catalog.
 //
 // [Options.Plan] is the calibration: one dp part per noisy statistic, each
 // with its σ and cost, and their composition, which is what the ledger is
@@ -33,6 +56,10 @@
 // # Privacy unit
 //
 // One user (one pseudonym) in one release window. With contribution bound
-// K, one user changes at most K item counts and K(K−1)/2 pair counts, each
-// by at most one, and the noise is calibrated to exactly that.
+// K, one user changes the item counts by at most the norm of K items (K of
+// them by one, or more, weighted, when Keep > K), the pair counts by at
+// most the norm of K(K−1)/2 pairs (of one pair with Auto's weighting), the
+// category statistic's two sums by at most one each, and the basket
+// statistics by at most one and two; the noise is calibrated to exactly
+// that.
 package release

@@ -76,7 +76,7 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 
 	// The report's ε is the accountant's and the ledger's.
-	plan, err := params.Plan()
+	plan, err := params.Plan(cat)
 	require.NoError(t, err)
 	rep := model.Report()
 	assert.True(t, rep.Privacy.DifferentiallyPrivate)
@@ -103,7 +103,7 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, loaded.Recommend(&res, recommend.Query{Context: []string{"22697", "22698"}, N: 10}))
 	require.Len(t, res.Items, 10)
 	for _, r := range res.Items {
-		assert.Contains(t, []recommend.Reason{recommend.ReasonContext, recommend.ReasonPopular}, r.Reason)
+		assert.Contains(t, []recommend.Reason{recommend.ReasonContext, recommend.ReasonPopular, recommend.ReasonCategory}, r.Reason)
 		assert.NotContains(t, []string{"22697", "22698"}, r.Item)
 	}
 	require.NoError(t, loaded.Recommend(&res, recommend.Query{Context: []string{"22423"}, N: 5}))

@@ -15,9 +15,13 @@ import (
 )
 
 // Every noisy statistic of a release is a named part with its sensitivity,
-// share of the budget, noise σ and cost; the plan composes them.
+// share of the budget, noise σ and cost; the plan composes them. Here the
+// mechanisms are chosen explicitly: popularity and pairs, half the budget
+// each.
 func ExampleOptions_Plan() {
-	plan, err := release.Options{Epsilon: 1, Delta: 1e-6, K: 16}.Plan()
+	cat, _ := recommend.NewCatalog([]recommend.Item{{ID: "tea"}, {ID: "cups"}, {ID: "cake"}})
+	o := release.Options{Epsilon: 1, Delta: 1e-6, K: 16, Mechanisms: release.Popularity | release.Pairs}
+	plan, err := o.Plan(cat)
 	if err != nil {
 		fmt.Println(err)
 		return

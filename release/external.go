@@ -22,8 +22,10 @@ import (
 // with the counter Items or Pairs gives, through the DP library with that
 // counter's sensitivity and LibraryParams, after debiting Charge.
 //
-// Only what a Private release with head pairs and unweighted items does is
-// supported; NewExternal refuses the rest.
+// Only the mechanisms Popularity and Pairs (Options.Mechanisms
+// Popularity|Pairs, or Popularity alone), with head pairs and unweighted
+// items, are supported; NewExternal refuses the rest, including Auto, which
+// adapts to the data in the middle of a release.
 type External struct {
 	cat  *recommend.Catalog
 	o    Options
@@ -38,7 +40,7 @@ type Counts struct {
 	// Pairs holds, for every pair of HeadItems(Items, HeadSize), the noisy
 	// number of users who kept both, keyed by the pair's catalog indexes,
 	// smaller first. It must hold exactly those pairs, and is empty when K
-	// is 1.
+	// releases no pairs.
 	Pairs map[[2]uint32]int64
 }
 
@@ -62,35 +64,60 @@ type ExternalInfo struct {
 
 // NewExternal calibrates a private release under o for an external engine.
 func NewExternal(cat *recommend.Catalog, o Options) (*External, error) {
-	plan, err := o.Plan()
+	o = o.WithDefaults().withKeep(o.K)
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkExternal(cat, o); err != nil {
+		return nil, err
+	}
+	plan, err := o.Plan(cat)
 	if err != nil {
 		return nil, err
 	}
-	return newExternal(cat, o, plan)
+	return &External{cat: cat, o: o, plan: plan}, nil
 }
 
 // NewExactExternal is NewExternal for an exact (non-private) reference
 // release: no noise and no ledger, and a report that says so. Only the
 // shape of o is used, as with Exact.
 func NewExactExternal(cat *recommend.Catalog, o Options) (*External, error) {
-	if err := o.WithDefaults().validateShape(); err != nil {
+	o = o.WithDefaults().withKeep(o.K)
+	if err := o.validateShape(); err != nil {
 		return nil, err
 	}
-	return newExternal(cat, o, nil)
+	if err := checkExternal(cat, o); err != nil {
+		return nil, err
+	}
+	return &External{cat: cat, o: o}, nil
 }
 
-func newExternal(cat *recommend.Catalog, o Options, plan *dp.Plan) (*External, error) {
+// checkExternal refuses what an external engine cannot release.
+func checkExternal(cat *recommend.Catalog, o Options) error {
 	if cat == nil {
-		return nil, errors.New("release: external release needs a catalog")
+		return errors.New("release: external release needs a catalog")
 	}
-	o = o.WithDefaults()
+	if o.Mechanisms != Popularity|Pairs && o.Mechanisms != Popularity {
+		return fmt.Errorf("release: mechanisms %v are not supported on Beam or other external engines, which release item and pair counts only: choose popularity+pairs or popularity", o.Mechanisms)
+	}
 	if o.Keep != o.K {
-		return nil, fmt.Errorf("release: weighted contributions (Keep %d > K %d) are not supported on Beam or other external engines: they bound each user's partitions and per-partition values, not the norm of their contribution", o.Keep, o.K)
+		return fmt.Errorf("release: weighted contributions (Keep %d > K %d) are not supported on Beam or other external engines: they bound each user's partitions and per-partition values, not the norm of their contribution", o.Keep, o.K)
 	}
 	if o.Pairs != HeadPairs {
-		return nil, fmt.Errorf("release: %v pair selection is not supported on Beam or other external engines; use head pairs (the default)", o.Pairs)
+		return fmt.Errorf("release: %v pair selection is not supported on Beam or other external engines; use head pairs (the default)", o.Pairs)
 	}
-	return &External{cat: cat, o: o, plan: plan}, nil
+	return nil
+}
+
+// mechanisms returns the external release's mechanisms.
+func (x *External) mechanisms() (popularity, *pairs) {
+	ms := mechanisms(x.o, x.cat)
+	pop := ms[0].(popularity)
+	if len(ms) > 1 {
+		p := ms[1].(pairs)
+		return pop, &p
+	}
+	return pop, nil
 }
 
 // Items returns the counter whose noise the users-per-item counts get (one
@@ -99,13 +126,17 @@ func (x *External) Items() *dp.Counter { return x.counter(partItems) }
 
 // Pairs returns the counter whose noise the users-per-head-pair counts get
 // (one user changes K(K−1)/2 of them by at most 1), or nil for an exact
-// release and for K == 1, which releases no pairs.
+// release and for a release without Pairs.
 func (x *External) Pairs() *dp.Counter {
-	if x.o.K == 1 {
+	if x.o.Mechanisms&Pairs == 0 {
 		return nil
 	}
 	return x.counter(partPairs)
 }
+
+// ReleasesPairs reports whether the release has pair counts: whether the
+// engine must count and noise the pairs of the head items.
+func (x *External) ReleasesPairs() bool { return x.o.Mechanisms&Pairs != 0 }
 
 func (x *External) counter(part string) *dp.Counter {
 	if x.plan == nil {
@@ -131,14 +162,22 @@ func (x *External) Assemble(c Counts, in ExternalInfo) (*recommend.Model, error)
 		return nil, fmt.Errorf("release: assemble: %w", err)
 	}
 	b := newBuilder(x.cat, x.o, x.plan)
-	if err := (popularity{}).use(b, c.Items); err != nil {
+	pop, pr := x.mechanisms()
+	if _, err := b.useOnly(pop); err != nil {
 		return nil, fmt.Errorf("release: assemble: %w", err)
 	}
-	if x.o.K == 1 {
+	if err := pop.use(b, c.Items); err != nil {
+		return nil, fmt.Errorf("release: assemble: %w", err)
+	}
+	if pr == nil {
 		if len(c.Pairs) != 0 {
-			return nil, fmt.Errorf("release: assemble: %d pair counts, but K = 1 releases none", len(c.Pairs))
+			return nil, fmt.Errorf("release: assemble: %d pair counts, but the release has no pairs", len(c.Pairs))
 		}
 	} else {
+		pc, err := b.useOnly(*pr)
+		if err != nil {
+			return nil, fmt.Errorf("release: assemble: %w", err)
+		}
 		head := HeadItems(c.Items, x.o.HeadSize)
 		h := len(head)
 		if want := h * (h - 1) / 2; len(c.Pairs) != want {
@@ -155,7 +194,7 @@ func (x *External) Assemble(c Counts, in ExternalInfo) (*recommend.Model, error)
 				tri[triIndex(i, j, h)] = n
 			}
 		}
-		if err := (pairs{}).useHead(b, head, tri); err != nil {
+		if err := pr.useHead(b, head, tri, pc.Sigma()); err != nil {
 			return nil, fmt.Errorf("release: assemble: %w", err)
 		}
 	}

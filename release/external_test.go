@@ -65,7 +65,10 @@ func TestExternalAssemblesWhatExactReleases(t *testing.T) {
 			cat := testCatalog(t)
 			c := testCollector(t, cat, tc.k)
 			raw := randomWindow(t, c, 7)
-			o := Options{K: tc.k, HeadSize: tc.head}
+			o := Options{K: tc.k, HeadSize: tc.head, Mechanisms: Popularity | Pairs}
+			if tc.k == 1 {
+				o.Mechanisms = Popularity
+			}
 			rc := exactCounts(t, cat, tc.k, tc.head, raw)
 			want, err := Exact(c, o)
 			require.NoError(t, err)
@@ -91,8 +94,8 @@ func TestExternalReportsThePlan(t *testing.T) {
 	cat := testCatalog(t)
 	c := testCollector(t, cat, 4)
 	raw := randomWindow(t, c, 3)
-	o := Options{Epsilon: 1, Delta: 1e-6, K: 4, HeadSize: 10}
-	plan, err := o.Plan()
+	o := Options{Epsilon: 1, Delta: 1e-6, K: 4, HeadSize: 10, Mechanisms: Popularity | Pairs}
+	plan, err := o.Plan(cat)
 	require.NoError(t, err)
 	x, err := NewExternal(cat, o)
 	require.NoError(t, err)
@@ -117,14 +120,15 @@ func TestExternalReportsThePlan(t *testing.T) {
 	assert.Equal(t, []string{"purchase"}, r.EventKinds)
 	assert.Equal(t, 45, r.Privacy.Parts[1].Values)
 	assert.Equal(t, "r1", r.ReleaseID)
-	assert.Nil(t, (&External{o: Options{K: 1}, plan: plan}).Pairs(), "K = 1 releases no pairs")
+	assert.Nil(t, (&External{o: Options{K: 1, Mechanisms: Popularity}, plan: plan}).Pairs(), "popularity alone releases no pairs")
 }
 
 func TestExternalRefusesWhatItCannotDo(t *testing.T) {
 	cat := testCatalog(t)
-	_, err := NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Pairs: ThresholdPairs})
+	pairs := Popularity | Pairs
+	_, err := NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Pairs: ThresholdPairs, Mechanisms: pairs})
 	assert.ErrorContains(t, err, "threshold pair selection is not supported")
-	_, err = NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Keep: 8})
+	_, err = NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Keep: 8, Mechanisms: pairs})
 	assert.ErrorContains(t, err, "weighted contributions")
 	_, err = NewExternal(nil, Options{Epsilon: 1, Delta: 1e-6})
 	assert.ErrorContains(t, err, "needs a catalog")
@@ -133,6 +137,10 @@ func TestExternalRefusesWhatItCannotDo(t *testing.T) {
 	assert.ErrorAs(t, err, &oe)
 	_, err = NewExactExternal(cat, Options{K: -1})
 	assert.ErrorAs(t, err, &oe)
+	for _, m := range []Mechanisms{Auto, Popularity | Categories, Popularity | Pairs | Categories} {
+		_, err = NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Mechanisms: m})
+		assert.ErrorContains(t, err, "not supported on Beam or other external engines", "%v", m)
+	}
 }
 
 func TestExternalRefusesCountsThatDoNotFit(t *testing.T) {
@@ -149,9 +157,9 @@ func TestExternalRefusesCountsThatDoNotFit(t *testing.T) {
 		edit(p)
 		return Counts{Items: good.Items, Pairs: p}
 	}
-	x, err := NewExactExternal(cat, Options{K: 4, HeadSize: 6})
+	x, err := NewExactExternal(cat, Options{K: 4, HeadSize: 6, Mechanisms: Popularity | Pairs})
 	require.NoError(t, err)
-	one, err := NewExactExternal(cat, Options{K: 1})
+	one, err := NewExactExternal(cat, Options{K: 1, Mechanisms: Popularity})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name   string
@@ -164,7 +172,7 @@ func TestExternalRefusesCountsThatDoNotFit(t *testing.T) {
 		{"short items", x, Counts{Items: good.Items[:3], Pairs: good.Pairs}, ExternalInfo{Window: testWindow}, "3 item counts for a catalog of 20"},
 		{"missing pair", x, withPairs(func(p map[[2]uint32]int64) { delete(p, pairOf(head[0], head[1])); p[[2]uint32{7, 5}] = 1 }), ExternalInfo{Window: testWindow}, "no count for head pair"},
 		{"extra pair", x, withPairs(func(p map[[2]uint32]int64) { p[pairOf(18, 19)] = 1 }), ExternalInfo{Window: testWindow}, "16 pair counts, want the 15 pairs"},
-		{"pairs with K=1", one, good, ExternalInfo{Window: testWindow}, "K = 1 releases none"},
+		{"pairs without the pairs mechanism", one, good, ExternalInfo{Window: testWindow}, "the release has no pairs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.x.Assemble(tc.counts, tc.info)

@@ -54,6 +54,7 @@ const MaxK = 256
 // Defaults applied by Options.WithDefaults to zero fields.
 const (
 	DefaultK         = 16
+	DefaultKeep      = 64
 	DefaultItemShare = 0.5
 	DefaultHeadSize  = 500
 	DefaultNeighbors = 100
@@ -75,6 +76,9 @@ const (
 // Zero values of every field but Epsilon and Delta mean their defaults;
 // Validate (which Private and Exact call) checks the result.
 type Options struct {
+	// Mechanisms chooses what the release computes; Auto (the zero value)
+	// lets it choose from the data. See Mechanisms and Auto.
+	Mechanisms Mechanisms
 	// Epsilon is the total ε of the release, in (0, dp.MaxEpsilon].
 	Epsilon float64
 	// Delta is the total δ, in [0, 1). Gaussian noise needs Delta > 0;
@@ -89,18 +93,25 @@ type Options struct {
 	// counts. In [1, MaxK]; DefaultK when zero.
 	K int
 	// Keep is how many distinct items the collector kept per user, in
-	// [K, MaxK]; K when zero. When Keep > K the release weights them
-	// instead of discarding the surplus (McSherry & Mironov 2009): a user
-	// with n > K kept items adds sqrt(K/n) to each item count and
+	// [K, MaxK]; when zero, the collector's (at least K), and K for an
+	// External release. See CollectKeep for what to collect with. When
+	// Keep > K the release weights them instead of
+	// discarding the surplus (McSherry & Mironov 2009): a user with n > K
+	// kept items adds sqrt(K/n) to each item count and
 	// sqrt(K(K−1)/(n(n−1))) to each pair count with Gaussian noise (K/n
 	// and K(K−1)/(n(n−1)) with Laplace), so their contribution has at most
 	// the norm of K items and the noise is that of K items. It costs
-	// window memory and needs HeadPairs.
+	// window memory (4 bytes per kept item) and needs HeadPairs; it is
+	// the default because it measured better at every ε (benchmarks/
+	// RESULTS.md, ablation).
 	Keep int
 	// ItemShare is the share of the budget spent on item counts, in
-	// (0, 1); the rest goes to pair counts. For Gaussian noise the share is
-	// of ρ, for Laplace of ε. With K == 1 no pairs exist and item counts
-	// get the whole budget.
+	// (0, 1), when pair counts are released too (or may be, with Auto);
+	// the rest goes to pair counts, or with Auto to whichever of pairs and
+	// a second popularity release it chooses. The shares are of what the
+	// active-user count (Auto) and the category statistic (Categories)
+	// leave; for Gaussian noise they are of ρ, for Laplace of ε. Without
+	// pairs, item counts get all that is left.
 	ItemShare float64
 	// Pairs chooses how pairs are selected; HeadPairs by default.
 	Pairs PairSelection
@@ -156,9 +167,7 @@ func (o Options) WithDefaults() Options {
 	if o.K == 0 {
 		o.K = DefaultK
 	}
-	if o.Keep == 0 {
-		o.Keep = o.K
-	}
+	// A zero Keep stays zero: Private and Exact take the collector's.
 	if o.ItemShare == 0 {
 		o.ItemShare = DefaultItemShare
 	}
@@ -221,7 +230,7 @@ func (o Options) validateShape() error {
 	if o.K < 1 || o.K > MaxK {
 		return bad("K", o.K, fmt.Sprintf("must be in [1, %d]", MaxK))
 	}
-	if o.Keep < o.K || o.Keep > MaxK {
+	if o.Keep != 0 && (o.Keep < o.K || o.Keep > MaxK) {
 		return bad("Keep", o.Keep, fmt.Sprintf("must be in [K, %d]", MaxK))
 	}
 	if o.Keep > o.K && o.Pairs == ThresholdPairs {
@@ -229,6 +238,18 @@ func (o Options) validateShape() error {
 	}
 	if math.IsNaN(o.ItemShare) || o.ItemShare <= 0 || o.ItemShare >= 1 {
 		return bad("ItemShare", o.ItemShare, "must be in (0, 1)")
+	}
+	if o.Mechanisms&^allMechanisms != 0 {
+		return bad("Mechanisms", o.Mechanisms, "unknown mechanism")
+	}
+	if o.Mechanisms != Auto && o.Mechanisms&Popularity == 0 {
+		return bad("Mechanisms", o.Mechanisms, "every release includes Popularity")
+	}
+	if o.Mechanisms&Pairs != 0 && o.K == 1 {
+		return bad("Mechanisms", o.Mechanisms, "pairs need K >= 2")
+	}
+	if o.Mechanisms == Auto && o.Pairs == ThresholdPairs {
+		return bad("Pairs", o.Pairs, "Auto chooses between head pairs and popularity; ask for Popularity|Pairs to threshold pairs")
 	}
 	switch o.Pairs {
 	case HeadPairs:
@@ -251,19 +272,54 @@ func (o Options) validateShape() error {
 // pairsPerUser returns K(K−1)/2, the most pair counts one user can change.
 func pairsPerUser(k int) int64 { return int64(k) * int64(k-1) / 2 }
 
-// weights returns what a user with n kept items adds to each of their item
-// counts and pair counts under o (defaults applied): 1 and 1 while n ≤ K or
-// Keep == K, and otherwise the weights that bound the user's contribution
-// to the norm of K items (see Options.Keep).
-func (o Options) weights(n int) (item, pair float64) {
-	k, fn := float64(o.K), float64(n)
-	if o.Keep == o.K || n <= o.K {
-		return 1, 1
+// CollectKeep returns the Keep a collector for a release under o should
+// use: Keep when set; otherwise K with ThresholdPairs (a threshold is
+// calibrated to the pairs of K items), and DefaultKeep (or K if larger)
+// for everything else.
+func (o Options) CollectKeep() int {
+	o = o.WithDefaults()
+	switch {
+	case o.Keep != 0:
+		return o.Keep
+	case o.Pairs == ThresholdPairs:
+		return o.K
 	}
-	item = k / fn
-	pair = k * (k - 1) / (fn * (fn - 1))
-	if o.Noise == dp.Gaussian {
-		item, pair = math.Sqrt(item), math.Sqrt(pair)
+	return max(o.K, DefaultKeep)
+}
+
+// withKeep resolves a zero Keep to what a collector kept (at least K).
+func (o Options) withKeep(kept int) Options {
+	if o.Keep == 0 {
+		o.Keep = max(o.K, kept)
 	}
-	return item, pair
+	return o
+}
+
+// itemWeight returns what a user with n kept items adds to each of their
+// item counts when contributions are bounded to the norm of k items: 1
+// while n ≤ k, and otherwise sqrt(k/n) with Gaussian noise (L2 norm) or k/n
+// with Laplace noise (L1 norm). A collector keeps at most Keep items per
+// user, so with Keep == K nobody is weighted.
+func itemWeight(n, k int, nz dp.Noise) float64 {
+	if n <= k {
+		return 1
+	}
+	w := float64(k) / float64(n)
+	if nz == dp.Gaussian {
+		w = math.Sqrt(w)
+	}
+	return w
+}
+
+// pairWeight is itemWeight for pair counts: a user with n items in the
+// pair domain has n(n−1)/2 pairs, bounded to the norm of k items' pairs.
+func pairWeight(n, k int, nz dp.Noise) float64 {
+	if n <= k {
+		return 1
+	}
+	w := float64(k) * float64(k-1) / (float64(n) * float64(n-1))
+	if nz == dp.Gaussian {
+		w = math.Sqrt(w)
+	}
+	return w
 }

@@ -20,17 +20,27 @@ import (
 // included: the head is chosen from DP output, so the pair domain is public
 // and selection spends no δ. With ThresholdPairs every pair some user had
 // gets noise and only those above the DP library's threshold are released.
-type pairs struct{}
+type pairs struct {
+	share float64
+	head  int // head size; Options.HeadSize when 0
+	// k, when set, bounds each user's pairs to those of k items (weighting
+	// users with more items in the head), spending the budget of the plan's
+	// pair part: Auto chooses it. Options.K when 0.
+	k int
+}
 
 // partPairs is the pair mechanism's part.
 const partPairs = "pair counts"
 
 func (pairs) name() string { return "pairs" }
 
-func (pairs) parts(o Options) []part {
+func (pr pairs) parts(o Options) []part {
 	p := part{
-		spec:   dp.PartSpec{Name: partPairs, L0: pairsPerUser(o.K), LInf: 1, Share: 1 - o.ItemShare},
+		spec:   dp.PartSpec{Name: partPairs, L0: pairsPerUser(pr.bound(o)), LInf: 1, Share: pr.share},
 		domain: "every pair of the head items (the most popular by the noisy item counts), zeros included",
+	}
+	if pr.k != 0 && pr.k != o.K {
+		p.budget = partPairs
 	}
 	if o.Pairs == ThresholdPairs {
 		p.domain = "pairs some user had, released when the noisy count reached the threshold"
@@ -42,39 +52,57 @@ func (pairs) parts(o Options) []part {
 	return []part{p}
 }
 
-func (p pairs) release(b *builder) error {
-	if b.o.Pairs == ThresholdPairs {
-		ev, err := thresholdEvidence(b)
-		if err != nil {
-			return err
-		}
-		return p.use(b, ev)
+// bound is the number of items whose pairs bound a user's contribution.
+func (p pairs) bound(o Options) int {
+	if p.k != 0 {
+		return p.k
 	}
-	head := headItems(b.itemCounts, b.o.HeadSize)
-	tri, err := noisy(foldHeadPairs(b, head), b.counter(partPairs), b.o)
+	return o.K
+}
+
+func (p pairs) release(b *builder) error {
+	c, err := b.useOnly(p)
 	if err != nil {
 		return err
 	}
-	if b.observePairs != nil {
-		b.observePairs(head, tri)
+	if b.o.Pairs == ThresholdPairs {
+		ev, err := thresholdEvidence(b, c)
+		if err != nil {
+			return err
+		}
+		return p.use(b, ev, c.Sigma())
 	}
+	size := p.head
+	if size == 0 {
+		size = b.o.HeadSize
+	}
+	head := headItems(b.itemCounts, size)
+	k := p.bound(b.o)
+	tri, err := noisy(foldHeadPairs(b, head, k), c, b.o.Keep > k)
+	if err != nil {
+		return err
+	}
+	b.observed(partPairs, c, head, floats(tri))
 	defer clear(tri)
-	return p.useHead(b, head, tri)
+	return p.useHead(b, head, tri, c.Sigma())
 }
 
 // useHead takes the released counts of the head pairs (from release or
-// from another engine) and adds their evidence to b.
-func (p pairs) useHead(b *builder, head []uint32, tri []int64) error {
+// from another engine), whose noise has standard deviation sigma, and adds
+// their evidence to b.
+func (p pairs) useHead(b *builder, head []uint32, tri []int64, sigma float64) error {
 	b.values[partPairs] = len(tri)
-	return p.use(b, headEvidence(b.pop, head, tri, b.sigma(partPairs), b.o.Scoring))
+	ev := headEvidence(b.pop, head, tri, sigma, b.o.Scoring)
+	b.threshold = ev.threshold
+	return p.use(b, ev, sigma)
 }
 
 // use turns evidence into the model's neighbour lists.
-func (pairs) use(b *builder, ev evidence) error {
+func (pairs) use(b *builder, ev evidence, sigma float64) error {
 	if b.o.Pairs == ThresholdPairs {
 		b.values[partPairs] = ev.released
 	}
-	nb, err := neighborEvidence(b.pop, ev, math.Max(1, b.sigma(partPairs)), b.o.Neighbors)
+	nb, err := neighborEvidence(b.pop, ev, math.Max(1, sigma), b.o.Neighbors)
 	if err != nil {
 		return err
 	}
@@ -92,6 +120,8 @@ type evidence struct {
 	rows [][]edge
 	// released is the number of pair counts the release published.
 	released int
+	// threshold is the garrote's threshold on residuals (head pairs).
+	threshold float64
 }
 
 type edge struct {
@@ -119,9 +149,13 @@ func headItems(itemCounts []int64, size int) []uint32 {
 }
 
 // foldHeadPairs sums, for each pair of head items, the pair weights of the
-// users who kept both (Options.weights), in the packed upper triangle of
-// head positions (see triIndex).
-func foldHeadPairs(b *builder, head []uint32) []float64 {
+// users who kept both, in the packed upper triangle of head positions (see
+// triIndex). A user's weight depends on how many head items they kept
+// (pairWeight of that number, bounded to the pairs of k items): their pairs outside the head are not
+// released, so only those inside count towards the norm of their
+// contribution, and a user with many items but few in the head keeps a
+// full weight.
+func foldHeadPairs(b *builder, head []uint32, k int) []float64 {
 	h := len(head)
 	pos := make([]int32, b.cat.Len())
 	for i := range pos {
@@ -140,7 +174,7 @@ func foldHeadPairs(b *builder, head []uint32) []float64 {
 			}
 		}
 		slices.Sort(buf)
-		_, w := b.o.weights(len(items))
+		w := pairWeight(len(buf), k, b.o.Noise)
 		for x := 0; x < len(buf); x++ {
 			for y := x + 1; y < len(buf); y++ {
 				sums[triIndex(int(buf[x]), int(buf[y]), h)] += w
@@ -158,11 +192,13 @@ func foldHeadPairs(b *builder, head []uint32) []float64 {
 // least squares; what popularity predicts is then already in the score. Of
 // the residual r_ij = ĉ_ij − λ·n_i·n_j only clear positive evidence is kept,
 // by the non-negative garrote at the universal threshold
-// t = σ·sqrt(2·ln(h−1)) (Donoho & Johnstone): e_ij = r_ij − t²/r_ij when
-// r_ij > t, else 0. Pure noise clears t in a row of h−1 pairs with
-// probability about 1/sqrt(π·ln h), and then only barely, so where pair
-// counts carry no signal the recommendations are the popular items; strong
-// pairs lose little.
+// t = s·sqrt(2·ln(h−1)) (Donoho & Johnstone), where s² = σ² + λ·n_i·n_j
+// is the variance of the count around independence from noise and from
+// sampling (about Poisson): e_ij = r_ij − t²/r_ij when r_ij > t, else 0.
+// Pure noise clears t in a row of h−1 pairs with probability about
+// 1/sqrt(π·ln h), and then only barely, so where pair counts carry no
+// signal the recommendations are the popular items, with noise or without;
+// strong pairs lose little.
 func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts ScoringOptions) evidence {
 	h := len(head)
 	ev := evidence{rows: make([][]edge, len(pop)), released: len(tri)}
@@ -190,10 +226,11 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 	if opts.LowRank && sigma > 0 && h > 2 {
 		sigma = lowRankResiduals(vals, pop, head, ev.lambda, sigma)
 	}
-	t := 0.0
+	z := 0.0
 	if h > 2 && !opts.NoShrinkage {
-		t = sigma * math.Sqrt(2*math.Log(float64(h-1)))
+		z = math.Sqrt(2 * math.Log(float64(h-1)))
 	}
+	ev.threshold = z * sigma
 	for x := 0; x < h; x++ {
 		ni := pop[head[x]]
 		var row []edge
@@ -202,6 +239,10 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 				continue
 			}
 			expect := ev.lambda * ni * pop[head[y]]
+			// The count varies around what independence predicts by
+			// sampling too (about Poisson, variance expect), not only by
+			// noise: without noise, a rare pair's small excess is chance.
+			t := z * math.Sqrt(sigma*sigma+max(expect, 0))
 			if r := noisy(x, y) - expect; r > t && r > 0 {
 				ex := r - t*t/r
 				row = append(row, edge{to: head[y], excess: ex, support: expect + ex})
@@ -260,7 +301,7 @@ func triIndex(x, y, h int) int { return x*(2*h-x-1)/2 + (y - x - 1) }
 // thresholdEvidence noises the count of every pair some user has and keeps
 // those above the DP library's threshold. Unreleased pairs are unknown, so no
 // independence model is fitted: a released count is all excess.
-func thresholdEvidence(b *builder) (evidence, error) {
+func thresholdEvidence(b *builder, c counter) (evidence, error) {
 	counts := make(map[uint64]int64)
 	buf := make([]uint32, 0, b.o.K)
 	b.st.ForEachUser(func(items []uint32) {
@@ -272,7 +313,6 @@ func thresholdEvidence(b *builder) (evidence, error) {
 			}
 		}
 	})
-	c := b.counter(partPairs)
 	ev := evidence{rows: make([][]edge, b.cat.Len())}
 	for key, n := range counts {
 		noisy, err := c.Noisy(n)

@@ -26,12 +26,18 @@ func Private(ctx context.Context, col *collect.Collector, ledger dp.Ledger, o Op
 	if ledger == nil {
 		return nil, errors.New("release: Private needs a ledger")
 	}
-	plan, err := o.Plan()
-	if err != nil {
+	o = o.WithDefaults().withKeep(col.Options().Keep)
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	o = o.WithDefaults()
 	if err := checkKeep(o, col); err != nil {
+		return nil, err
+	}
+	if err := checkCatalog(o, col.Catalog()); err != nil {
+		return nil, err
+	}
+	plan, err := plan(o, mechanisms(o, col.Catalog()))
+	if err != nil {
 		return nil, err
 	}
 	co := col.Options()
@@ -84,11 +90,14 @@ func Private(ctx context.Context, col *collect.Collector, ledger dp.Ledger, o Op
 // pairs, head size, neighbours, scoring); Epsilon, Delta and Noise are
 // ignored. Like Private, it wipes the window's state.
 func Exact(col *collect.Collector, o Options) (*recommend.Model, error) {
-	o = o.WithDefaults()
+	o = o.WithDefaults().withKeep(col.Options().Keep)
 	if err := o.validateShape(); err != nil {
 		return nil, err
 	}
 	if err := checkKeep(o, col); err != nil {
+		return nil, err
+	}
+	if err := checkCatalog(o, col.Catalog()); err != nil {
 		return nil, err
 	}
 	st, err := col.Take(nil)
@@ -139,41 +148,117 @@ type builder struct {
 	st   *collect.State
 
 	// What the mechanisms released and derived, in order.
-	itemCounts []int64   // released users per catalog item
-	pop        []float64 // itemCounts clamped at 0
-	evidence   []recommend.Evidence
-	values     map[string]int // per part: how many values were released
+	activeUsers float64   // released users with a kept item (Auto)
+	heads       []int     // Auto's candidate head sizes
+	pairMass    []float64 // per candidate head, the released pair weight its users bring
+	itemCounts  []int64   // released users per catalog item
+	pop         []float64 // itemCounts clamped at 0
+	itemSigma   float64   // the noise σ of itemCounts
+	evidence    []recommend.Evidence
+	values      map[string]int // per part: how many values were released
+	used        []usedPart     // the parts released, in order
+	notes       []string       // what the release chose and why
+	threshold   float64        // the pair garrote's threshold, when pairs ran
 
 	// Test hooks. counters, when set, replaces the plan's counters;
-	// observeItems and observePairs see the noisy counts as released,
-	// before post-processing: the privacy audit tests them.
-	counters     map[string]counter
-	observeItems func(noisy []int64)
-	observePairs func(head []uint32, noisy []int64) // head: catalog index of each head position
+	// observe sees every part's noisy values as released, before
+	// post-processing: the privacy audit tests them.
+	counters map[string]counter
+	observe  func(observation)
+}
+
+// observation is one part's noisy values, for the test hook.
+type observation struct {
+	part   string
+	sigma  float64
+	head   []uint32 // pair counts: the catalog index of each head position
+	values []float64
+}
+
+// observed passes a part's noisy values to the test hook, if any.
+func (b *builder) observed(part string, c counter, head []uint32, values []float64) {
+	if b.observe != nil {
+		b.observe(observation{part, c.Sigma(), head, values})
+	}
+}
+
+func floats(xs []int64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// usedPart is a part a mechanism released, with the counter whose noise it
+// got (nil for exact releases and test counters).
+type usedPart struct {
+	mechanism string
+	part
+	counter *dp.Counter
 }
 
 func newBuilder(cat *recommend.Catalog, o Options, plan *dp.Plan) *builder {
 	return &builder{cat: cat, o: o, plan: plan, values: map[string]int{}}
 }
 
-// counter returns the noise of the named part.
-func (b *builder) counter(name string) counter {
-	if c, ok := b.counters[name]; ok {
-		return c
+// use returns the counter for part p, which mechanism mech is about to
+// release, and enters the part in the report.
+func (b *builder) use(mech string, p part) (counter, error) {
+	c, dc, err := b.counterFor(p)
+	if err != nil {
+		return nil, err
 	}
-	if b.plan == nil {
-		return exact{}
-	}
-	return b.plan.Part(name).Counter
+	b.used = append(b.used, usedPart{mech, p, dc})
+	return c, nil
 }
 
-// sigma returns the noise σ of the named part (0 for an exact release).
-func (b *builder) sigma(name string) float64 { return b.counter(name).Sigma() }
+// useOnly is use for a mechanism with one part.
+func (b *builder) useOnly(m mechanism) (counter, error) { return b.use(m.name(), m.parts(b.o)[0]) }
+
+// counterFor returns part p's counter: the plan's for the part, rescaled
+// to p's sensitivity when p spends another part's budget.
+func (b *builder) counterFor(p part) (counter, *dp.Counter, error) {
+	if c, ok := b.counters[p.spec.Name]; ok {
+		return c, nil, nil
+	}
+	if b.plan == nil {
+		return exact{}, nil, nil
+	}
+	name := p.budget
+	if name == "" {
+		name = p.spec.Name
+	}
+	pp := b.plan.Part(name)
+	if pp == nil {
+		return nil, nil, fmt.Errorf("no part %q in the plan", name)
+	}
+	if p.budget == "" {
+		return pp.Counter, pp.Counter, nil
+	}
+	c, err := pp.Counter.WithSensitivity(p.spec.L0, p.spec.LInf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, c, nil
+}
+
+// sigma returns the noise σ of part p (0 for an exact release).
+func (b *builder) sigma(p part) (float64, error) {
+	c, _, err := b.counterFor(p)
+	if err != nil {
+		return 0, err
+	}
+	return c.Sigma(), nil
+}
+
+// note records, for the report, something the release chose and why.
+func (b *builder) note(s string) { b.notes = append(b.notes, s) }
 
 // run releases every mechanism and assembles the model. Everything after
 // each mechanism's noise is post-processing of DP outputs.
 func (b *builder) run(in info) (*recommend.Model, error) {
-	for _, m := range mechanisms(b.o) {
+	for _, m := range mechanisms(b.o, b.cat) {
 		if err := m.release(b); err != nil {
 			return nil, fmt.Errorf("%s: %w", m.name(), err)
 		}

@@ -44,23 +44,33 @@ func (b *builder) report(in info) recommend.Report {
 		r.Privacy.PureEpsilon = b.plan.Cost.PureEpsilon
 		r.Privacy.SelectionDelta = b.plan.Cost.Delta
 	}
-	for _, m := range mechanisms(o) {
-		for _, p := range m.parts(o) {
-			pr := recommend.PartReport{
-				Name: p.spec.Name, Mechanism: m.name(), Domain: p.domain, Values: b.values[p.spec.Name],
-				L0: p.spec.L0, LInf: p.spec.LInf, Share: p.spec.Share,
+	r.Privacy.Requested = o.Mechanisms.String()
+	var ran Mechanisms
+	for _, u := range b.used {
+		p := u.part
+		pr := recommend.PartReport{
+			Name: p.spec.Name, Mechanism: u.mechanism, Domain: p.domain, Values: b.values[p.spec.Name],
+			L0: p.spec.L0, LInf: p.spec.LInf, Share: p.spec.Share,
+		}
+		if c := u.counter; c != nil {
+			pr.Sigma = c.Sigma()
+			pr.Rho = c.Cost().Rho
+			pr.PureEpsilon = c.Cost().PureEpsilon
+			pr.Threshold = c.Threshold()
+			pr.ThresholdDelta = c.Cost().Delta
+		}
+		if p.spec.Name == partPairs && o.Pairs == HeadPairs {
+			pr.EvidenceThreshold = b.threshold
+		}
+		r.Privacy.Parts = append(r.Privacy.Parts, pr)
+		for _, n := range mechanismNames {
+			if n.name == u.mechanism {
+				ran |= n.m
 			}
-			if b.plan != nil {
-				pt := b.plan.Part(p.spec.Name)
-				pr.Sigma = pt.Sigma()
-				pr.Rho = pt.Cost().Rho
-				pr.PureEpsilon = pt.Cost().PureEpsilon
-				pr.Threshold = pt.Threshold()
-				pr.ThresholdDelta = pt.ThresholdDelta
-			}
-			r.Privacy.Parts = append(r.Privacy.Parts, pr)
 		}
 	}
+	r.Privacy.Mechanisms = ran.String()
+	r.Privacy.Decisions = append([]string(nil), b.notes...)
 	return r
 }
 

@@ -28,11 +28,16 @@
 // count's noise has the plan's σ and the ledger is debited the plan's
 // cost, once, before the pipeline runs.
 //
-// Only head pairs over unweighted items are supported, and any other
-// release option is refused before the ledger is debited: Privacy on
-// Beam's private partition selection is a different mechanism from the
-// core's thresholding of noisy counts, and it bounds partitions and values
-// per user, not the norm of a weighted contribution.
+// Only the mechanisms Popularity|Pairs (or Popularity alone), head pairs
+// and unweighted items are supported (release.Options.Mechanisms must say
+// so: the core's default, Auto, is refused), and any other release option
+// is refused before the ledger is debited, with an error that names it:
+// Auto chooses its mechanisms from statistics released in the middle of
+// the release, and its categories and per-user pair weighting are not
+// Beam transforms yet; Privacy on Beam's private partition selection is a
+// different mechanism from the core's thresholding of noisy counts; and it
+// bounds partitions and values per user, not the norm of a weighted
+// contribution.
 //
 // The secret key never enters the pipeline graph: workers open it from
 // KeyFile or KeyEnv at setup. Per-pseudonym state exists only inside the

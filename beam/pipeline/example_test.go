@@ -48,7 +48,7 @@ func ExampleRelease() {
 			Start: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC),
 			End:   time.Date(2026, 11, 9, 0, 0, 0, 0, time.UTC),
 		},
-		Release:    release.Options{K: 4, HeadSize: 4},
+		Release:    release.Options{K: 4, HeadSize: 4, Mechanisms: release.Popularity | release.Pairs},
 		TempDir:    filepath.Join(dir, "tmp"),
 		NonPrivate: true, // exact counts, so that the output is stable; drop it (and pass a ledger) in production
 		Logger:     slog.New(slog.DiscardHandler),

@@ -48,8 +48,9 @@ type Options struct {
 	// Kinds are the event kinds counted; all when empty.
 	Kinds []events.Kind
 	// Release are the release's options, as for release.Private. Only
-	// what release.External supports runs on Beam (head pairs, unweighted
-	// items): see the package documentation.
+	// what release.External supports runs on Beam (Mechanisms
+	// Popularity|Pairs or Popularity, head pairs, unweighted items); Auto,
+	// the core's default, is refused: see the package documentation.
 	Release release.Options
 	// SampleKey keys the choice of the K items kept per user, as
 	// collect.Options.SampleKey; random when zero.
@@ -162,6 +163,7 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 		return nil, fmt.Errorf("privrec/beam: %w", err)
 	}
 	v.params = opts.Release.WithDefaults()
+	v.params.Keep = v.params.K
 	if _, _, err := cfg.gate(v.cat); err != nil {
 		return nil, fmt.Errorf("privrec/beam: %w", err)
 	}
@@ -216,7 +218,7 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 	if !known {
 		log.Warn("privrec beam release: the runner reported no line counts", "runner", v.opts.Runner)
 	}
-	counts, err := readOutput(ctx, out, v.cat.Len(), v.params.K > 1, &stats)
+	counts, err := readOutput(ctx, out, v.cat.Len(), v.ext.ReleasesPairs(), &stats)
 	if err != nil {
 		return nil, fmt.Errorf("privrec/beam: read released counts: %w", err)
 	}
@@ -285,7 +287,7 @@ func construct(v *validated, out string) (*beam.Pipeline, error) {
 
 	// 4. Users per pair of head items; the head comes from the released
 	//    item counts, so its pairs are public partitions.
-	if k > 1 {
+	if v.ext.ReleasesPairs() {
 		ps := s.Scope("pairs")
 		headPairs := beam.ParDo(ps, &headPartitionsFn{HeadSize: v.params.HeadSize}, vector)
 		pairs := pbeam.MakePrivate(ps, beam.ParDo(ps, &headPairsFn{HeadSize: v.params.HeadSize}, kept, beam.SideInput{Input: vector}), spec)
@@ -309,7 +311,7 @@ type counterSpec struct {
 func catalogCounter(v *validated) counterSpec { return counterOf(v.ext.Items(), int64(v.params.K)) }
 
 func pairCounter(v *validated) counterSpec {
-	if v.params.K == 1 {
+	if !v.ext.ReleasesPairs() {
 		return counterSpec{} // no pairs
 	}
 	return counterOf(v.ext.Pairs(), int64(v.params.K)*int64(v.params.K-1)/2)

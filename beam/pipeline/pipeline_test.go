@@ -57,8 +57,24 @@ func fixture(t testing.TB, evs []byte) Options {
 		Window:    sampledata.Window,
 		SampleKey: [16]byte{9, 8, 7},
 		TempDir:   filepath.Join(dir, "out"),
+		Release:   release.Options{Mechanisms: pairsOnBeam},
 		Logger:    quiet,
 	}
+}
+
+// pairsOnBeam are the mechanisms Beam runs: the core's default, Auto, is
+// refused there.
+const pairsOnBeam = release.Popularity | release.Pairs
+
+// mustCatalog reads a catalog file.
+func mustCatalog(t testing.TB, path string) *recommend.Catalog {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	cat, err := recommend.ReadCatalogCSV(f)
+	require.NoError(t, err)
+	return cat
 }
 
 func sampleEvents(t testing.TB) []byte {
@@ -122,8 +138,8 @@ func requireSameModel(t *testing.T, want, got *recommend.Model) {
 func TestNonPrivateEqualsCore(t *testing.T) {
 	events := sampleEvents(t)
 	for _, params := range []release.Options{
-		{K: 16, HeadSize: 300},
-		{K: 4, HeadSize: 50},
+		{K: 16, Keep: 16, HeadSize: 300, Mechanisms: pairsOnBeam},
+		{K: 4, Keep: 4, HeadSize: 50, Mechanisms: pairsOnBeam},
 	} {
 		t.Run(fmt.Sprintf("K=%d", params.K), func(t *testing.T) {
 			opts := fixture(t, events)
@@ -145,7 +161,7 @@ func TestNonPrivateEqualsCore(t *testing.T) {
 
 func TestPrivateReleaseDebitsOnceAndLoadsInTheCore(t *testing.T) {
 	opts := fixture(t, sampleEvents(t))
-	opts.Release = release.Options{Epsilon: 2, Delta: 1e-6, HeadSize: 100}
+	opts.Release = release.Options{Epsilon: 2, Delta: 1e-6, HeadSize: 100, Mechanisms: pairsOnBeam}
 	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{
 		Budget: dp.Budget{Epsilon: 2.5, Delta: 1e-6}, Logger: quiet,
 	})
@@ -154,7 +170,7 @@ func TestPrivateReleaseDebitsOnceAndLoadsInTheCore(t *testing.T) {
 
 	res, err := Release(context.Background(), ledger, opts)
 	require.NoError(t, err)
-	plan, err := opts.Release.Plan()
+	plan, err := opts.Release.Plan(mustCatalog(t, opts.Catalog))
 	require.NoError(t, err)
 	r := res.Model.Report()
 	assert.True(t, r.Privacy.DifferentiallyPrivate)
@@ -207,7 +223,7 @@ func TestContributionBoundingHolds(t *testing.T) {
 		fmt.Fprintf(&heavy, "heavy-buyer,%s,purchase,2011-06-01 10:00:00\n", cat.Item(i%cat.Len()).ID)
 	}
 	const k = 8
-	params := release.Options{K: k, HeadSize: 120}
+	params := release.Options{K: k, HeadSize: 120, Mechanisms: pairsOnBeam}
 	run := func(ev []byte) release.Counts {
 		opts := fixture(t, ev)
 		opts.NonPrivate, opts.Release = true, params
@@ -237,7 +253,7 @@ func TestContributionBoundingHolds(t *testing.T) {
 
 func TestReleaseRefusesBadOptionsBeforeDebiting(t *testing.T) {
 	base := fixture(t, sampleEvents(t))
-	base.Release = release.Options{Epsilon: 1, Delta: 1e-6}
+	base.Release = release.Options{Epsilon: 1, Delta: 1e-6, Mechanisms: pairsOnBeam}
 	for _, tc := range []struct {
 		name string
 		edit func(*Options)
@@ -249,6 +265,8 @@ func TestReleaseRefusesBadOptionsBeforeDebiting(t *testing.T) {
 		{"insecure key", func(o *Options) { require.NoError(t, os.Chmod(o.KeyFile, 0o644)) }, "0600"},
 		{"bad epsilon", func(o *Options) { o.Release.Epsilon = -1 }, "Epsilon"},
 		{"threshold", func(o *Options) { o.Release.Pairs = release.ThresholdPairs }, "not supported on Beam"},
+		{"auto", func(o *Options) { o.Release.Mechanisms = release.Auto }, "mechanisms auto are not supported on Beam"},
+		{"categories", func(o *Options) { o.Release.Mechanisms |= release.Categories }, "are not supported on Beam"},
 		{"weighted", func(o *Options) { o.Release.Keep = 64 }, "not supported on Beam"},
 		{"window over two periods", func(o *Options) { o.KeyPeriod = 24 * time.Hour }, "spans two key periods"},
 		{"bad header", func(o *Options) {
@@ -321,7 +339,7 @@ func TestAccuracyAgreesWithCore(t *testing.T) {
 			fmt.Fprintf(&train, "user-%d,%s,2011-06-01\n", u, ds.Items[it])
 		}
 	}
-	params := release.Options{Epsilon: 2, Delta: 1e-6, HeadSize: 100, Logger: quiet}
+	params := release.Options{Epsilon: 2, Delta: 1e-6, K: 16, Keep: 16, HeadSize: 100, Mechanisms: pairsOnBeam, Logger: quiet}
 	opts := fixture(t, train.Bytes())
 	opts.Release = params
 	ledger, err := dp.OpenFileLedger(filepath.Join(dir, "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 1e4, Delta: 1e-3}, Logger: quiet})
@@ -330,7 +348,7 @@ func TestAccuracyAgreesWithCore(t *testing.T) {
 
 	var core, onBeam []float64
 	for r := range runs {
-		m, err := benchmarks.Release(split, ds.Items, params, true, uint64(r))
+		m, err := benchmarks.Release(split, ds, params, true, uint64(r))
 		require.NoError(t, err)
 		core = append(core, benchmarks.Evaluate(split, benchmarks.NewModelScorer("core", m, ds.Items, false), 10).NDCG)
 		opts.SampleKey = [16]byte{byte(r + 1)}

@@ -39,7 +39,7 @@ func TestScalingAgainstCore(t *testing.T) {
 	require.NoError(t, err)
 	synth, err := benchmarks.FitSynth(ds, len(ds.Items), 16)
 	require.NoError(t, err)
-	params := release.Options{Epsilon: 1, Delta: 1e-6}
+	params := release.Options{Epsilon: 1, Delta: 1e-6, Mechanisms: pairsOnBeam}
 	t.Logf("| events | users | core (1 process) | Beam on prism |")
 	t.Logf("|---:|---:|---:|---:|")
 	for _, f := range strings.Split(spec, ",") {

@@ -29,7 +29,7 @@ type buildFlags struct {
 	keyPeriod                                     time.Duration
 	keyEpoch                                      string
 	params                                        release.Options
-	mechanism, pairs                              string
+	noise, mechanisms, pairs                      string
 	neighbors                                     int
 	budget                                        dp.Budget
 	strict                                        bool
@@ -88,13 +88,16 @@ historical data); in production, give the period your keyring rotates on.`,
 	fl.DurationVar(&f.keyPeriod, "key-period", 0, "key period length (default: one period covering the window)")
 	fl.StringVar(&f.keyEpoch, "key-epoch", "", "start of key period 0 (default: the Unix epoch with --key-period, else the window start)")
 	fl.Float64Var(&f.params.Epsilon, "epsilon", 0, "ε of this release (required)")
-	fl.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
-	fl.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
+	fl.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --noise laplace)")
+	fl.StringVar(&f.mechanisms, "mechanisms", "auto", "auto, or what to release: popularity, pairs, categories joined by +")
+	fl.StringVar(&f.noise, "noise", "gaussian", "gaussian or laplace")
+	fl.StringVar(&f.noise, "mechanism", "gaussian", "gaussian or laplace")
+	_ = fl.MarkDeprecated("mechanism", "use --noise")
 	fl.IntVar(&f.params.K, "k", release.DefaultK, "max items per user per window")
-	fl.IntVar(&f.params.Keep, "keep", 0, "items kept per user, weighted to the norm of --k items (default: --k, no weighting)")
-	fl.Float64Var(&f.params.ItemShare, "item-share", release.DefaultItemShare, "share of the budget for item counts")
+	fl.IntVar(&f.params.Keep, "keep", 0, "items kept per user, weighted to the norm of --k items (default: 64, or --k with --pairs threshold)")
+	fl.Float64Var(&f.params.ItemShare, "item-share", release.DefaultItemShare, "share of the budget for item counts when pairs may be released")
 	fl.StringVar(&f.pairs, "pairs", "head", "pair selection: head or threshold")
-	fl.IntVar(&f.params.HeadSize, "head-size", release.DefaultHeadSize, "head items whose pairs are released (--pairs head)")
+	fl.IntVar(&f.params.HeadSize, "head-size", release.DefaultHeadSize, "most head items whose pairs are released (Auto may choose fewer)")
 	fl.IntVar(&f.neighbors, "neighbors", release.DefaultNeighbors, "neighbours kept per item")
 	fl.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε when creating the ledger")
 	fl.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap when creating the ledger")
@@ -114,7 +117,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		return usageErr("--epsilon is required")
 	}
 	var err error
-	if f.params.Noise, err = dp.ParseNoise(f.mechanism); err != nil {
+	if f.params.Noise, err = dp.ParseNoise(f.noise); err != nil {
+		return withCode(exitUsage, err)
+	}
+	if f.params.Mechanisms, err = release.ParseMechanisms(f.mechanisms); err != nil {
 		return withCode(exitUsage, err)
 	}
 	if f.params.Pairs, err = release.ParsePairSelection(f.pairs); err != nil {
@@ -167,7 +173,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 	}
 	f.params.Neighbors, f.params.Logger = f.neighbors, log
 	col, err := collect.New(cat, collect.Options{
-		Window: window, Keep: f.params.WithDefaults().Keep, MaxClockSkew: -1, Logger: log,
+		Window: window, Keep: f.params.CollectKeep(), MaxClockSkew: -1, Logger: log,
 	})
 	if err != nil {
 		return withCode(exitUsage, err)
@@ -223,6 +229,11 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		out.ModelSize = fi.Size()
 	}
 	out.Report = model.Report()
+	if share := out.Report.Contents.EvidenceShare; share < popularityWarning {
+		fmt.Fprintf(a.stderr, "warning: this model is effectively popularity: evidence beyond popularity answers %.0f%% of one-item queries. "+
+			"At ε = %g the data carry too little signal for the mechanisms released (see the report's decisions); "+
+			"a larger ε, a longer window or a catalog with categories would help.\n", 100*share, out.Report.Privacy.Epsilon)
+	}
 	if a.json {
 		return a.printJSON(out)
 	}
@@ -238,6 +249,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 	fmt.Fprint(a.stdout, out.Report.Markdown())
 	return nil
 }
+
+// popularityWarning is the evidence share below which build warns that a
+// model serves popularity.
+const popularityWarning = 0.05
 
 func parseWindow(start, end string) (recommend.Window, error) {
 	if (start == "") != (end == "") {

@@ -223,8 +223,11 @@ func (s *shop) recs(res *recommend.Result, because func([]string) string) []rec 
 		r := &res.Items[i]
 		it, _ := s.model.Catalog().Lookup(r.Item)
 		why := "Popular with other shoppers"
-		if r.Reason == recommend.ReasonContext && because != nil {
+		switch {
+		case r.Reason == recommend.ReasonContext && because != nil:
 			why = because(r.BecauseItems())
+		case r.Reason == recommend.ReasonCategory:
+			why = "Popular in " + r.Category + ", the category of what you are looking at"
 		}
 		out = append(out, rec{product{it.ID, it.Name, it.Category}, why})
 	}

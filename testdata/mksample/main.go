@@ -1,7 +1,9 @@
 // Command mksample writes the Online Retail sample that privrec embeds for
 // its demo and tests (internal/sampledata/testdata). It reads the full UCI
 // Online Retail CSV (never committed) and keeps, for the most popular items,
-// one line per customer, item and day.
+// one line per customer, item and day. Categories come from the
+// descriptions (internal/retailcat); products that match no keyword have
+// none.
 //
 //	go run ./testdata/mksample -in ../shared/data/online-retail/online_retail.csv.gz
 package main
@@ -18,32 +20,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/privrec/privrec/internal/retailcat"
 )
-
-var categories = []struct{ word, cat string }{
-	{"CHRISTMAS", "christmas"}, {"BAG", "bags"}, {"CANDLE", "candles"}, {"T-LIGHT", "candles"},
-	{"MUG", "kitchen"}, {"CAKE", "kitchen"}, {"TEA", "kitchen"}, {"LUNCH", "kitchen"}, {"BOWL", "kitchen"},
-	{"JAR", "kitchen"}, {"PLATE", "kitchen"}, {"CUP", "kitchen"}, {"CARD", "stationery"}, {"PAPER", "stationery"},
-	{"WRAP", "stationery"}, {"NOTEBOOK", "stationery"}, {"PEN", "stationery"}, {"SIGN", "decor"},
-	{"HEART", "decor"}, {"FRAME", "decor"}, {"CLOCK", "decor"}, {"LANTERN", "decor"}, {"HOLDER", "decor"},
-	{"GARLAND", "decor"}, {"BUNTING", "decor"}, {"CUSHION", "home"}, {"BOTTLE", "home"}, {"DOORMAT", "home"},
-	{"TOY", "toys"}, {"DOLLY", "toys"}, {"SPACEBOY", "toys"}, {"DOLL", "toys"}, {"GAME", "toys"},
-	{"NECKLACE", "jewellery"}, {"EARRINGS", "jewellery"}, {"BRACELET", "jewellery"},
-}
-
-func category(desc string) string {
-	for _, c := range categories {
-		if strings.Contains(desc, c.word) {
-			return c.cat
-		}
-	}
-	return "other"
-}
 
 func main() {
 	in := flag.String("in", "../shared/data/online-retail/online_retail.csv.gz", "Online Retail CSV (.gz)")
 	out := flag.String("out", "internal/sampledata/testdata", "output directory")
-	items := flag.Int("items", 800, "keep this many most popular items")
+	items := flag.Int("items", 500, "keep this many most popular items")
 	flag.Parse()
 	if err := run(*in, *out, *items); err != nil {
 		log.Fatal(err)
@@ -124,7 +108,7 @@ func run(in, out string, keep int) error {
 	cw := csv.NewWriter(cf)
 	cw.Write([]string{"id", "category", "name"})
 	for _, c := range codes {
-		cw.Write([]string{c, category(names[c]), names[c]})
+		cw.Write([]string{c, retailcat.Category(names[c]), names[c]})
 	}
 	cw.Flush()
 	if err := cf.Close(); err != nil {

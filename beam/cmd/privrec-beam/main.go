@@ -77,7 +77,7 @@ type cliFlags struct {
 	ledger                                   string
 	budget                                   dp.Budget
 	params                                   release.Options
-	mechanism                                string
+	mechanism, mechanisms                    string
 	out, tempDir                             string
 	nonPrivate, jsonOut                      bool
 }
@@ -101,6 +101,7 @@ func flags(fs *flag.FlagSet) *cliFlags {
 	fs.DurationVar(&f.budget.Horizon, "budget-horizon", 0, "rolling horizon of the cap (0: forever)")
 	fs.Float64Var(&f.params.Epsilon, "epsilon", 0, "ε of this release (required unless --non-private)")
 	fs.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
+	fs.StringVar(&f.mechanisms, "mechanisms", "popularity+pairs", "what to release: popularity+pairs or popularity (Beam does not run the core's auto, categories)")
 	fs.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
 	fs.IntVar(&f.params.K, "k", release.DefaultK, "max items per user per window")
 	fs.Float64Var(&f.params.ItemShare, "item-share", release.DefaultItemShare, "share of the budget for item counts")
@@ -180,6 +181,9 @@ func runRelease(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.R
 	}
 	var err error
 	opts.Release.Logger = log
+	if opts.Release.Mechanisms, err = release.ParseMechanisms(f.mechanisms); err != nil {
+		return nil, usageError{err}
+	}
 	if opts.Release.Noise, err = dp.ParseNoise(f.mechanism); err != nil {
 		return nil, usageError{err}
 	}

@@ -1,0 +1,197 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/recommend"
+)
+
+// categoryConcentration inverts r = (α·S + 1)/(α + 1) one standard error
+// below the released r, and refuses evidence within two standard errors
+// of the popularity-only value S.
+func TestCategoryConcentration(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		sum, n, sigma, s float64
+	}{
+		{"exact, strong", 500, 1000, 0, 0.2},
+		{"exact, none", 200, 1000, 0, 0.2},
+		{"few users", 0.5, 0.4, 0, 0.2},
+		{"noisy, clear", 3000, 10000, 30, 0.1},
+		{"noisy, within noise", 1100, 10000, 300, 0.1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			alpha, note := categoryConcentration(tc.sum, tc.n, tc.sigma, tc.s)
+			r := tc.sum / tc.n
+			se := 0.0
+			if tc.n >= 1 {
+				se = math.Sqrt(tc.sigma*tc.sigma*(1+r*r)/(tc.n*tc.n) + r*(1-r)/tc.n)
+			}
+			if tc.n < 1 || r-tc.s <= 2*se {
+				assert.Zero(t, alpha, note)
+				assert.Contains(t, note, "no category evidence")
+				return
+			}
+			lo := r - se
+			assert.InDelta(t, (1-lo)/(lo-tc.s), alpha, 1e-12, note)
+			// The model's r at that α is one standard error below the data's.
+			assert.InDelta(t, lo, (alpha*tc.s+1)/(alpha+1), 1e-12)
+			assert.Contains(t, note, "category evidence with concentration")
+		})
+	}
+}
+
+// categoryWindow adds users over testCatalog (categories "even", "odd",
+// and i19 without): with loyal set, each user buys 4 items from one
+// category; otherwise 4 items at random.
+func categoryWindow(t *testing.T, loyal bool, users int) (*recommend.Catalog, *collect.Collector) {
+	t.Helper()
+	cat := testCatalog(t)
+	c := testCollector(t, cat, 4)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for u := range users {
+		parity := u % 2
+		for _, p := range rng.Perm(9)[:4] {
+			it := 2*p + parity
+			if !loyal {
+				it = rng.IntN(19)
+			}
+			add(t, c, u, fmt.Sprintf("i%02d", it))
+		}
+	}
+	return cat, c
+}
+
+// Users who stay in their categories give category evidence with a small
+// α; users who do not give none, or (with noise, by chance) a weak one.
+// About 2000 users count, and the statistic's standard error is about
+// 0.015 at ε = 1: loyal users (r = 1, S ≈ 0.5) give α ≈ 0.04, above 0.5
+// only if the noise moved r by 15 standard errors; random users give
+// α > 5 unless r exceeds S by 10 standard errors. Neither happens with a
+// probability above 1e-20.
+func TestCategoriesMechanism(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		loyal   bool
+		private bool
+	}{{"loyal, exact", true, false}, {"loyal, ε = 1", true, true}, {"random, exact", false, false}, {"random, ε = 1", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := categoryWindow(t, tc.loyal, 2000)
+			o := Options{Epsilon: 1, Delta: 1e-6, K: 4, Mechanisms: Popularity | Categories, Logger: quiet}
+			var m *recommend.Model
+			var err error
+			if tc.private {
+				m, err = Private(context.Background(), c, testLedger(t), o)
+			} else {
+				m, err = Exact(c, o)
+			}
+			require.NoError(t, err)
+			alpha := m.Report().Contents.CategoryConcentration
+			if !tc.loyal {
+				assert.True(t, alpha == 0 || alpha > 5, "α = %v: %v", alpha, m.Report().Privacy.Decisions)
+				if !tc.private {
+					assert.Zero(t, alpha)
+				}
+				return
+			}
+			// Every user's pairs are within one category: r = 1, so α is
+			// as small as the release allows (exact) or close to it.
+			assert.Positive(t, alpha)
+			assert.Less(t, alpha, 0.5, "%v", m.Report().Privacy.Decisions)
+			var res recommend.Result
+			require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{"i02"}, N: 5}))
+			for _, r := range res.Items {
+				assert.Equal(t, recommend.ReasonCategory, r.Reason)
+				assert.Equal(t, "even", r.Category)
+			}
+		})
+	}
+}
+
+// Auto releases pairs where they carry signal and gives their budget to
+// popularity where they do not; either way the report's parts spend no
+// more than the plan the ledger was charged, and each part's σ is its
+// counter's. The choice is robust to the noise: with 3000 users each
+// bringing pair weight 2, an item's predicted strongest pair is about 67
+// against a threshold of 14; with 200 users, about 3.4, and 5 standard
+// deviations of the basket statistics' noise (σ ≈ 61 on their sum of
+// about 340) would not lift it above 7.
+func TestAutoChoosesAndSpendsThePlan(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		users     int
+		strong    bool
+		wantPairs bool
+	}{
+		{"strong pairs, many users", 3000, true, true},
+		{"independent items, few users", 200, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cat := testCatalog(t)
+			c := testCollector(t, cat, 4)
+			rng := rand.New(rand.NewPCG(3, 3))
+			for u := range tc.users {
+				if tc.strong {
+					g := 2 * (u % 9) // users buy i(2g), i(2g+1) together
+					add(t, c, u, fmt.Sprintf("i%02d", g))
+					add(t, c, u, fmt.Sprintf("i%02d", g+1))
+				} else {
+					for range 3 {
+						add(t, c, u, fmt.Sprintf("i%02d", rng.IntN(20)))
+					}
+				}
+			}
+			o := Options{Epsilon: 1, Delta: 1e-6, K: 4, Logger: quiet}
+			ledger := testLedger(t)
+			m, err := Private(context.Background(), c, ledger, o)
+			require.NoError(t, err)
+			plan, err := o.Plan(cat)
+			require.NoError(t, err)
+			r := m.Report()
+			assert.Equal(t, "auto", r.Privacy.Requested)
+			assert.Equal(t, tc.wantPairs, r.Privacy.Mechanisms == "popularity+pairs+categories", "%s: %v", r.Privacy.Mechanisms, r.Privacy.Decisions)
+			assert.Equal(t, plan.Epsilon, r.Privacy.Epsilon)
+			assert.Equal(t, plan.Cost.Rho, r.Privacy.Rho)
+			var rho float64
+			names := map[string]bool{}
+			for _, p := range r.Privacy.Parts {
+				names[p.Name] = true
+				rho += p.Rho
+				require.Positive(t, p.Sigma, p.Name)
+				// ρ = Δ₂²/(2σ²) of the part's own sensitivity.
+				l2 := math.Sqrt(float64(p.L0)) * p.LInf
+				assert.InEpsilon(t, l2*l2/(2*p.Sigma*p.Sigma), p.Rho, 1e-9, p.Name)
+			}
+			assert.LessOrEqual(t, rho, plan.Cost.Rho*(1+1e-12), "the parts spend no more than was charged")
+			assert.InEpsilon(t, plan.Cost.Rho, rho, 0.01, "and nearly all of it")
+			assert.Equal(t, tc.wantPairs, names[partPairs])
+			assert.Equal(t, !tc.wantPairs, names[partItemsSecond])
+			if tc.wantPairs {
+				var res recommend.Result
+				require.NoError(t, m.Recommend(&res, recommend.Query{Context: []string{"i04"}, N: 1}))
+				assert.Equal(t, "i05", res.Items[0].Item)
+				assert.Equal(t, recommend.ReasonContext, res.Items[0].Reason)
+			}
+			sum, err := ledger.Summary(r.CreatedAt)
+			require.NoError(t, err)
+			assert.Equal(t, plan.Cost, sum.Charges[0].Cost)
+		})
+	}
+}
+
+// Without noise, Auto releases pairs over the whole head with the bound K.
+func TestAutoExactReleasesPairs(t *testing.T) {
+	_, c := categoryWindow(t, false, 300)
+	m, err := Exact(c, Options{K: 4, HeadSize: 20, Logger: quiet})
+	require.NoError(t, err)
+	assert.Contains(t, m.Report().Privacy.Mechanisms, "pairs")
+	assert.Contains(t, m.Report().Privacy.Decisions, "auto: no noise: pairs released among the 20 most popular items")
+}
