@@ -13,8 +13,9 @@ type Neighbor struct {
 	// Weight is what the neighbour's score gains when the list's item is in
 	// the context.
 	Weight float32
-	// Support is the released number of users behind the evidence, shown
-	// in explanations and compared with Query.MinSupport.
+	// Support is the released (possibly weighted) count of users behind
+	// the evidence, shown in explanations and compared with
+	// Query.MinSupport.
 	Support float32
 }
 

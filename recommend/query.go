@@ -91,9 +91,11 @@ type Recommendation struct {
 	// Because names up to MaxExplain context items that contributed,
 	// strongest first; unused entries are empty. See BecauseItems.
 	Because [MaxExplain]string
-	// Support is the released number of users behind the strongest
-	// evidence: the pair count for ReasonContext, the item count for
-	// ReasonPopular and ReasonCategory.
+	// Support is the released count behind the strongest evidence: the
+	// pair's count for ReasonContext, the item's count for ReasonPopular
+	// and ReasonCategory. Counts are of users, weighted when the release
+	// bounds each user's contribution by weighting (release.Options.Keep;
+	// Auto weights each user's pairs to the norm of one pair).
 	Support float64
 }
 
