@@ -121,10 +121,10 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 		}
 		p.Scoring = l.Scoring
 		ld := d
+		if d.Categories == nil && (l.NoCategories || p.Mechanisms&release.Categories != 0) {
+			continue // a lever about categories, on a catalog without any
+		}
 		if l.NoCategories {
-			if d.Categories == nil {
-				continue
-			}
 			ld = withoutCategories(d)
 		}
 		if err := run(l.Name, ld, p, false); err != nil {
