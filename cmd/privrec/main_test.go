@@ -199,6 +199,37 @@ func TestBuildReportsBadLinesAndExhaustsBudget(t *testing.T) {
 	assert.Contains(t, stderr, "privacy budget exceeded")
 }
 
+// build warns when the release is effectively popularity, and says
+// nothing when it personalizes; --mechanisms chooses what is released.
+func TestBuildWarnsWhenTheModelIsPopularity(t *testing.T) {
+	for _, tc := range []struct {
+		mechanisms string
+		warn       bool
+		code       int
+	}{
+		{"popularity", true, 0},
+		{"auto", false, 0},
+		{"popularity+categories", false, 0},
+		{"popularity+embeddings", false, exitUsage},
+	} {
+		t.Run(tc.mechanisms, func(t *testing.T) {
+			dir := sampleFiles(t)
+			code, out, stderr := privrec(t, buildArgs(dir, "--mechanisms", tc.mechanisms)...)
+			require.Equal(t, tc.code, code, stderr)
+			if code != 0 {
+				assert.Contains(t, stderr, `unknown mechanism "embeddings"`)
+				return
+			}
+			assert.Equal(t, tc.warn, strings.Contains(stderr, "warning: this model is effectively popularity"), stderr)
+			if tc.mechanisms == "auto" {
+				assert.Contains(t, out, "(asked for: auto)")
+			} else {
+				assert.Contains(t, out, "- Mechanisms: "+tc.mechanisms+".\n")
+			}
+		})
+	}
+}
+
 func TestDemoRuns(t *testing.T) {
 	code, out, stderr := privrec(t, "demo", "--quiet")
 	require.Equal(t, 0, code, stderr)
