@@ -77,7 +77,8 @@ type Collector struct {
 	k         int   // Keep
 	kinds     uint8 // bit per accepted Kind
 	k0, k1    uint64
-	zeros     []uint32
+	zeros     []uint32      // inline zero items, to append for a new slot
+	inline    int           // items kept inline per slot: min(Keep, inlineItems)
 	keyPeriod time.Duration // set by NewIngestor, for the report
 	store     *windowStore  // nil unless CollectorOptions.StateDir is set
 
@@ -88,12 +89,16 @@ type shard struct {
 	mu       sync.Mutex
 	released bool
 	slots    map[pseudonym.ID]uint32 // pseudonym -> slot
-	items    []uint32                // K catalog indexes per slot
-	n        []uint16                // items kept per slot
-	worst    []uint64                // per full slot: the largest rank kept
-	worstAt  []uint16                // per full slot: its position
-	stats    Stats
-	_        [64]byte // keep shards on separate cache lines
+	// items holds inline catalog indexes per slot; a slot that outgrows
+	// them moves to over, with room for Keep. Most users keep few items,
+	// so a large Keep costs memory only for those who use it.
+	items   []uint32
+	over    map[uint32][]uint32
+	n       []uint16 // items kept per slot
+	worst   []uint64 // per full slot: the largest rank kept
+	worstAt []uint16 // per full slot: its position
+	stats   Stats
+	_       [64]byte // keep shards on separate cache lines
 }
 
 // New returns an empty collector for one window over cat.
@@ -134,9 +139,11 @@ func New(cat *recommend.Catalog, opts Options) (*Collector, error) {
 	}
 	c.k0 = binary.LittleEndian.Uint64(key[:8])
 	c.k1 = binary.LittleEndian.Uint64(key[8:])
-	c.zeros = make([]uint32, c.k)
+	c.inline = min(c.k, inlineItems)
+	c.zeros = make([]uint32, c.inline)
 	for i := range c.shards {
 		c.shards[i].slots = make(map[pseudonym.ID]uint32)
+		c.shards[i].over = make(map[uint32][]uint32)
 	}
 	if opts.StateDir != "" {
 		if err := c.openStore(opts.StateDir, keyGiven); err != nil {
@@ -244,6 +251,21 @@ func (c *Collector) insertLocked(s *shard, id pseudonym.ID, idx uint32) {
 	}
 }
 
+// inlineItems is how many items a slot holds before it moves to a
+// Keep-sized array: the release's default K, what most users keep.
+const inlineItems = 16
+
+// slotItems returns the storage of a slot: its inline items, or its
+// Keep-sized array once it outgrew them. Its first s.n[slot] entries are
+// the items kept.
+func (s *shard) slotItems(slot uint32, inline int) []uint32 {
+	if o, ok := s.over[slot]; ok {
+		return o
+	}
+	base := int(slot) * inline
+	return s.items[base : base+inline : base+inline]
+}
+
 // slot returns id's slot in s, creating an empty one if needed.
 func (c *Collector) slot(s *shard, id pseudonym.ID) uint32 {
 	slot, ok := s.slots[id]
@@ -264,12 +286,11 @@ func (c *Collector) slot(s *shard, id pseudonym.ID) uint32 {
 // A full slot caches its largest rank, so that an event ranked out (the
 // common case for heavy users) costs one hash and no scan.
 func (c *Collector) place(s *shard, slot uint32, id pseudonym.ID, idx uint32) (pos int, dup bool) {
-	base := int(slot) * c.k
 	n := int(s.n[slot])
 	if n == c.k && c.rank(id, idx) > s.worst[slot] {
 		return -1, false // ranked out; a kept item cannot rank above the worst
 	}
-	for _, it := range s.items[base : base+n] {
+	for _, it := range s.slotItems(slot, c.inline)[:n] {
 		if it == idx {
 			return 0, true
 		}
@@ -286,13 +307,20 @@ func (c *Collector) place(s *shard, slot uint32, id pseudonym.ID, idx uint32) (p
 // put stores idx at pos as decided by place, and keeps a full slot's
 // largest rank up to date.
 func (c *Collector) put(s *shard, slot uint32, id pseudonym.ID, pos int, idx uint32) {
-	base := int(slot) * c.k
+	items := s.slotItems(slot, c.inline)
+	if pos == len(items) { // the inline items are full: move to a Keep-sized array
+		grown := make([]uint32, c.k)
+		copy(grown, items)
+		clear(items)
+		s.over[slot] = grown
+		items = grown
+	}
 	if pos == int(s.n[slot]) {
 		s.n[slot]++
 	} else {
 		s.stats.DroppedByBound++ // an item was displaced
 	}
-	s.items[base+pos] = idx
+	items[pos] = idx
 	if int(s.n[slot]) == c.k {
 		c.updateWorst(s, slot, id)
 	}
@@ -300,9 +328,8 @@ func (c *Collector) put(s *shard, slot uint32, id pseudonym.ID, pos int, idx uin
 
 // updateWorst recomputes the largest rank of a full slot.
 func (c *Collector) updateWorst(s *shard, slot uint32, id pseudonym.ID) {
-	base := int(slot) * c.k
 	worst, at := uint64(0), 0
-	for j, it := range s.items[base : base+c.k] {
+	for j, it := range s.slotItems(slot, c.inline)[:c.k] {
 		if h := c.rank(id, it); h >= worst {
 			worst, at = h, j
 		}
@@ -362,8 +389,8 @@ func (c *Collector) Forget(id pseudonym.ID) (bool, error) {
 	slot, ok := s.slots[id]
 	if ok {
 		delete(s.slots, id)
-		base := int(slot) * c.k
-		clear(s.items[base : base+c.k])
+		clear(s.slotItems(slot, c.inline))
+		delete(s.over, slot)
 		s.n[slot] = 0
 	}
 	s.mu.Unlock()
@@ -415,8 +442,7 @@ func (c *Collector) Merge(other *Collector) error {
 			return ErrWindowReleased
 		}
 		for id, sslot := range src.slots {
-			base := int(sslot) * c.k
-			for _, idx := range src.items[base : base+int(src.n[sslot])] {
+			for _, idx := range src.slotItems(sslot, c.inline)[:src.n[sslot]] {
 				c.insertLocked(dst, id, idx)
 			}
 		}

@@ -3,6 +3,7 @@ package collect
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -25,9 +26,8 @@ func state(c *Collector) map[pseudonym.ID][]string {
 		s := &c.shards[i]
 		s.mu.Lock()
 		for id, slot := range s.slots {
-			base := int(slot) * c.k
 			var items []string
-			for _, it := range s.items[base : base+int(s.n[slot])] {
+			for _, it := range s.slotItems(slot, c.inline)[:s.n[slot]] {
 				items = append(items, c.cat.Item(int(it)).ID)
 			}
 			sortStrings(items)
@@ -143,6 +143,78 @@ func TestCollectorBoundsContributions(t *testing.T) {
 	assert.Equal(t, int64(10+k), total)
 	stats := c.Stats()
 	assert.Equal(t, int64(10010), stats.Accepted)
+}
+
+// A slot keeps inlineItems items in place and moves to a Keep-sized array
+// when it needs more: for every Keep around that size and every basket
+// size, in a random order with repeats, the collector keeps exactly
+// Bound's items; merging, forgetting and taking see the moved slots; and
+// a user with few items costs only the inline slots.
+func TestCollectorKeepsBoundAcrossInlineAndOverflow(t *testing.T) {
+	items := make([]recommend.Item, 120)
+	for i := range items {
+		items[i] = recommend.Item{ID: fmt.Sprintf("p%03d", i)}
+	}
+	cat, err := recommend.NewCatalog(items)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(4, 2))
+	for _, keep := range []int{4, inlineItems, inlineItems + 1, 64} {
+		t.Run(fmt.Sprint("Keep=", keep), func(t *testing.T) {
+			whole, a, b := testCollector(t, cat, keep), testCollector(t, cat, keep), testCollector(t, cat, keep)
+			want := map[pseudonym.ID][]string{}
+			for u, n := range []int{1, 10, inlineItems, inlineItems + 1, 30, 100} {
+				id := sid(u)
+				var raw []uint32
+				for _, p := range rng.Perm(120)[:n] {
+					raw = append(raw, uint32(p))
+				}
+				var kept []string
+				for _, it := range Bound(whole.opts.SampleKey, keep, id, slices.Clone(raw)) {
+					kept = append(kept, cat.Item(int(it)).ID)
+				}
+				sortStrings(kept)
+				want[id] = kept
+				for r := range 3 * n { // every item at least once, in a random order, with repeats
+					it := raw[r%n]
+					if r >= n {
+						it = raw[rng.IntN(n)]
+					}
+					e := Event{Subject: id, Item: cat.Item(int(it)).ID, Kind: events.KindView, Time: testStart}
+					require.NoError(t, whole.Add(e))
+					half := a
+					if r%2 == 1 {
+						half = b
+					}
+					require.NoError(t, half.Add(e))
+				}
+			}
+			assert.Equal(t, want, state(whole))
+			require.NoError(t, a.Merge(b))
+			assert.Equal(t, want, state(a))
+
+			forgotten, err := a.Forget(sid(5)) // the 100-item user
+			require.NoError(t, err)
+			require.True(t, forgotten)
+			delete(want, sid(5))
+			assert.Equal(t, want, state(a))
+
+			st, err := a.Take(nil)
+			require.NoError(t, err)
+			taken := 0
+			st.ForEachUser(func(items []uint32) { taken += len(items) })
+			total := 0
+			for _, w := range want {
+				total += len(w)
+			}
+			assert.Equal(t, total, taken)
+			st.Wipe()
+		})
+	}
+	c := testCollector(t, cat, 64)
+	require.NoError(t, c.Add(Event{Subject: sid(1), Item: "p001", Kind: events.KindView, Time: testStart}))
+	s := &c.shards[sid(1)[0]%numShards]
+	assert.Len(t, s.items, inlineItems, "a new slot takes the inline items only")
+	assert.Empty(t, s.over)
 }
 
 func TestCollectorIsIdempotentAndOrderFree(t *testing.T) {

@@ -68,8 +68,7 @@ func (c *Collector) itemCounts() []int64 {
 		s := &c.shards[i]
 		s.mu.Lock()
 		for _, slot := range s.slots {
-			base := int(slot) * c.k
-			for _, it := range s.items[base : base+int(s.n[slot])] {
+			for _, it := range s.slotItems(slot, c.inline)[:s.n[slot]] {
 				counts[it]++
 			}
 		}

@@ -164,8 +164,7 @@ func (c *Collector) writeState(path string) error {
 	for i := range c.shards {
 		s := &c.shards[i]
 		for id, slot := range s.slots {
-			base := int(slot) * c.k
-			for _, idx := range s.items[base : base+int(s.n[slot])] {
+			for _, idx := range s.slotItems(slot, c.inline)[:s.n[slot]] {
 				encodeRecord(&rec, id, idx)
 				w.Write(rec[:])
 			}

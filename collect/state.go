@@ -7,13 +7,14 @@ import "github.com/privrec/privrec/pseudonym"
 // pseudonyms only as keys that ForEachUser never shows. The release owns it
 // and must Wipe it when done.
 type State struct {
-	keep   int
+	inline int
 	shards []shardState
 }
 
 type shardState struct {
 	slots map[pseudonym.ID]uint32
 	items []uint32
+	over  map[uint32][]uint32
 	n     []uint16
 }
 
@@ -22,8 +23,11 @@ type shardState struct {
 func (s *State) ForEachUser(fn func(items []uint32)) {
 	for _, sh := range s.shards {
 		for _, slot := range sh.slots {
-			base := int(slot) * s.keep
-			fn(sh.items[base : base+int(sh.n[slot])])
+			items := sh.items[int(slot)*s.inline : int(slot+1)*s.inline]
+			if o, ok := sh.over[slot]; ok {
+				items = o
+			}
+			fn(items[:sh.n[slot]])
 		}
 	}
 }
@@ -32,6 +36,10 @@ func (s *State) ForEachUser(fn func(items []uint32)) {
 func (s *State) Wipe() {
 	for i := range s.shards {
 		clear(s.shards[i].items)
+		for _, o := range s.shards[i].over {
+			clear(o)
+		}
+		clear(s.shards[i].over)
 		clear(s.shards[i].n)
 		clear(s.shards[i].slots)
 	}
@@ -69,11 +77,11 @@ func (c *Collector) Take(commit func() error) (*State, error) {
 			return nil, err
 		}
 	}
-	st := &State{keep: c.k, shards: make([]shardState, numShards)}
+	st := &State{inline: c.inline, shards: make([]shardState, numShards)}
 	for i := range c.shards {
 		s := &c.shards[i]
-		st.shards[i] = shardState{slots: s.slots, items: s.items, n: s.n}
-		s.slots, s.items, s.n, s.worst, s.worstAt = nil, nil, nil, nil, nil
+		st.shards[i] = shardState{slots: s.slots, items: s.items, over: s.over, n: s.n}
+		s.slots, s.items, s.over, s.n, s.worst, s.worstAt = nil, nil, nil, nil, nil, nil
 		s.released = true
 	}
 	unlock()
