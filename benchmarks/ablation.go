@@ -56,6 +56,7 @@ var AblationLevers = []Lever{
 		p.HeadSize = 100
 		return p
 	}},
+	{Name: "garrote at the universal threshold (issue 3's) instead of the false-discovery-rate one", Scoring: release.ScoringOptions{UniversalThreshold: true}},
 	{Name: "low-rank denoising of the head pair matrix", Scoring: release.ScoringOptions{LowRank: true}},
 	{Name: "no shrinkage: every positive residual kept", Scoring: release.ScoringOptions{NoShrinkage: true}},
 }

@@ -250,7 +250,7 @@ func Perf(o PerfOptions) (PerfResult, error) {
 				ctxs[i] = append(ctxs[i], qids[z.draw(rng)])
 			}
 		}
-		for _, c := range ctxs[:200] { // warm the pool
+		for _, c := range ctxs { // warm the pool: scratch buffers grow to the largest context once
 			_ = model.Recommend(&r, recommend.Query{Context: c})
 		}
 		// Queries allocate nothing; collect the garbage of the releases

@@ -201,9 +201,9 @@ func Run(o RunOptions) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(&md, "\n## Ablation of the accuracy levers: %s\n\n%s; NDCG@10, mean ± standard deviation over %d releases; "+
+			fmt.Fprintf(&md, "\n## Ablation of the accuracy levers: %s\n\nNDCG@10, mean ± standard deviation over %d releases; "+
 				"in brackets the change against the baseline (first row). Each row switches one lever.\n\n",
-				g.d.Name, g.s.Name, repeats)
+				g.s.Name, repeats)
 			AblationTable(&md, abl, 10)
 		}
 	}
@@ -241,9 +241,10 @@ func ablationData(d *Dataset) []struct {
 		d *Dataset
 		s Split
 	}{{d, RandomSplit(d, 1)}}
+	out[0].s.Name = d.Name + ", random 75/25 split"
 	b := BootstrapGenerator(d)
 	bd, bs := b.Make(100_000)
-	bs.Name = "random 75/25 split, customers bootstrapped to 100,000 users"
+	bs.Name = d.Name + "'s customers bootstrapped to 100,000 users (random 75/25 split of the real ones)"
 	bs.Test = limitTest(bs.Test, 20_000)
 	out = append(out, struct {
 		d *Dataset
@@ -251,7 +252,7 @@ func ablationData(d *Dataset) []struct {
 	}{bd, bs})
 	if syn, err := FitSynth(withoutCategories(d), 500, 16); err == nil {
 		sd, ss := SynthGenerator(syn).Make(100_000)
-		ss.Name = "random 75/25 split, 100,000 synthetic users (rank-16 SVD, no categories)"
+		ss.Name = "100,000 synthetic users (rank-16 SVD fitted to " + d.Name + ", no categories), random 75/25 split"
 		ss.Test = limitTest(ss.Test, 20_000)
 		out = append(out, struct {
 			d *Dataset

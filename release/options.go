@@ -143,6 +143,10 @@ type ScoringOptions struct {
 	// threshold. For ablation benchmarks: a noisy model then recommends
 	// noise.
 	NoShrinkage bool
+	// UniversalThreshold puts the garrote at the universal threshold
+	// sqrt(2·ln(h−1)) spreads (Donoho & Johnstone; issue 3's rule) instead
+	// of the data-driven one (pairThreshold). For ablation benchmarks.
+	UniversalThreshold bool
 	// LowRank denoises the residual head pair matrix before the garrote:
 	// it keeps the eigencomponents above the noise edge 2σ·sqrt(h), with
 	// their eigenvalues shrunk for the spiked-Wigner bias, and lowers the
