@@ -69,7 +69,7 @@ func (f autoFlex) release(b *builder) error {
 	if sigma, err = b.sigma(p.parts(b.o)[0]); err != nil {
 		return err
 	}
-	head, why := pairHead(b.pop, sigma, b.heads, b.pairMass, b.activeUsers)
+	head, why := pairHead(b.itemCounts, b.pop, sigma, b.heads, b.pairMass, b.activeUsers)
 	b.note(why)
 	if head == 0 {
 		return popularity{}.releaseAgain(b, f.alternative(b.o))
@@ -82,8 +82,8 @@ func (f autoFlex) release(b *builder) error {
 // can carry pair evidence at pair noise sigma, and returns the best head
 // size, or 0 when none has autoMinHead such items, with a sentence for the
 // report.
-func pairHead(pop []float64, sigma float64, heads []int, mass []float64, users float64) (int, string) {
-	order := headItems(counts(pop), heads[len(heads)-1])
+func pairHead(itemCounts []int64, pop []float64, sigma float64, heads []int, mass []float64, users float64) (int, string) {
+	order := headItems(itemCounts, heads[len(heads)-1])
 	best, bestN := 0, 0
 	var seen []string
 	for c, h := range heads {
@@ -109,13 +109,4 @@ func pairHead(pop []float64, sigma float64, heads []int, mass []float64, users f
 		return 0, fmt.Sprintf("auto: with %s and pair noise σ = %.3g, too few items are popular enough for their pairs to stand out of the noise (%v; %d needed): the pairs' budget went to a second popularity release", who, sigma, seen, min(autoMinHead, (len(pop)+1)/2))
 	}
 	return best, fmt.Sprintf("auto: with %s and pair noise σ = %.3g, pairs of the %d most popular items are predicted to stand out of the noise for %d of them (%v): pairs released among them, each user's weighted to the norm of one pair", who, sigma, best, bestN, seen)
-}
-
-// counts rounds clamped popularity back to counts for headItems.
-func counts(pop []float64) []int64 {
-	c := make([]int64, len(pop))
-	for i, p := range pop {
-		c[i] = int64(p)
-	}
-	return c
 }

@@ -207,26 +207,17 @@ func TestPairThreshold(t *testing.T) {
 	const h = 500
 	n := h * (h - 1) / 2
 	fw := math.Sqrt(2 * math.Log(float64(n)))
-	seq := func(zs []float64) func(func(float64) bool) {
-		return func(yield func(float64) bool) {
-			for _, z := range zs {
-				if !yield(z) {
-					return
-				}
-			}
-		}
-	}
 	rng := rand.New(rand.NewPCG(8, 9))
 	noise := make([]float64, n)
 	for i := range noise {
 		noise[i] = rng.NormFloat64()
 	}
-	assert.Equal(t, fw, pairThreshold(h, 5, seq(noise)), "noise alone")
+	assert.Equal(t, fw, pairThreshold(h, 5, slices.Values(noise)), "noise alone")
 	broad := slices.Clone(noise)
 	for i := range broad[:n/5] {
 		broad[i] += 2 // a fifth of the pairs carry signal of two spreads
 	}
-	tau := pairThreshold(h, 5, seq(broad))
+	tau := pairThreshold(h, 5, slices.Values(broad))
 	assert.Less(t, tau, 2.5, "broad signal lowers the threshold")
 	assert.GreaterOrEqual(t, tau, 1.0)
 	pos, neg := 0, 0
@@ -239,6 +230,6 @@ func TestPairThreshold(t *testing.T) {
 		}
 	}
 	assert.LessOrEqual(t, float64(neg+1), pairFDR*float64(pos))
-	assert.Equal(t, fw, pairThreshold(h, 0, seq(broad)), "without noise, family-wise")
-	assert.Equal(t, fw, pairThreshold(h, 0.5, seq(broad)), "sampling dominates below σ = 1")
+	assert.Equal(t, fw, pairThreshold(h, 0, slices.Values(broad)), "without noise, family-wise")
+	assert.Equal(t, fw, pairThreshold(h, 0.5, slices.Values(broad)), "sampling dominates below σ = 1")
 }
