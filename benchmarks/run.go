@@ -284,8 +284,9 @@ func findings(md *bytes.Buffer, rows []Row) {
 		}
 		return "**not met**"
 	}
-	fmt.Fprintf(md, "- ε = ∞: privrec's NDCG@10 %.4f against popularity %.4f and Jaccard co-occurrence %.4f — %s.\n", np, pop, jac, mark(np >= pop && np >= jac))
+	fmt.Fprintf(md, "- ε = ∞: privrec's NDCG@10 %.4f against popularity %.4f and Jaccard co-occurrence %.4f — %s.\n", np, pop, jac, mark(np >= pop && np >= jac)+gap(np, max(pop, jac)))
 	var below, ratios []string
+	worst := 0.0
 	smallest := math.Inf(1)
 	epsList := make([]float64, 0, len(byEps))
 	for e := range byEps {
@@ -297,6 +298,7 @@ func findings(md *bytes.Buffer, rows []Row) {
 		p, po := m[PrivrecLabel], m[DPPopularityLabel]
 		if p.Mean.NDCG < po.Mean.NDCG-po.Std.NDCG {
 			below = append(below, epsLabel(e))
+			worst = max(worst, 1-p.Mean.NDCG/po.Mean.NDCG)
 		}
 		if po.Mean.NDCG > 0 {
 			ratios = append(ratios, fmt.Sprintf("%.2f× at ε = %s", p.Mean.NDCG/po.Mean.NDCG, epsLabel(e)))
@@ -308,7 +310,7 @@ func findings(md *bytes.Buffer, rows []Row) {
 	if len(below) == 0 {
 		fmt.Fprintf(md, "- The default release never below the popularity-only release minus one standard deviation — met.\n")
 	} else {
-		fmt.Fprintf(md, "- The default release never below the popularity-only release minus one standard deviation — **not met** at ε = %s.\n", strings.Join(below, ", "))
+		fmt.Fprintf(md, "- The default release never below the popularity-only release minus one standard deviation — **not met** at ε = %s (by at most %.1f%%).\n", strings.Join(below, ", "), 100*worst)
 	}
 	fmt.Fprintf(md, "- privrec against the popularity-only release: %s.\n", strings.Join(ratios, ", "))
 	if math.IsInf(smallest, 1) {
@@ -316,6 +318,14 @@ func findings(md *bytes.Buffer, rows []Row) {
 	} else {
 		fmt.Fprintf(md, "- Smallest ε reaching 90%% of the non-private NDCG@10: %s.\n", epsLabel(smallest))
 	}
+}
+
+// gap says by how much got falls short of want, when it does.
+func gap(got, want float64) string {
+	if got >= want || want == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (by %.2f%%)", 100*(1-got/want))
 }
 
 func epsLabel(e float64) string {

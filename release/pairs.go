@@ -290,12 +290,18 @@ const pairFDR = 0.3
 // family-wise threshold sqrt(2·ln(pairs)) qualifies, and always without
 // noise (sampling is skewed, so the decoys would undercount), the
 // family-wise threshold, which a pair without signal clears about once in
-// the whole matrix.
+// the whole matrix. With a little noise (0 < σ < 1, large ε), sampling
+// still skews the residuals and the family-wise threshold measured too
+// strict: the universal threshold sqrt(2·ln(h−1)), which a row's pairs
+// without signal clear about once in sqrt(π·ln h) rows.
 func pairThreshold(h int, sigma float64, residuals iter.Seq[float64]) float64 {
 	pairs := float64(h) * float64(h-1) / 2
 	fw := math.Sqrt(2 * math.Log(pairs))
-	if sigma < 1 {
+	switch {
+	case sigma == 0:
 		return fw
+	case sigma < 1:
+		return math.Sqrt(2 * math.Log(float64(h-1))) // the universal threshold
 	}
 	var zs []float64
 	for z := range residuals {
