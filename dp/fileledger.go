@@ -264,10 +264,9 @@ func (l *FileLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
 		return Charge{}, fmt.Errorf("dp: ledger refuses debits after a failed write; reopen it: %w", l.broken)
 	}
 	c.Seq = uint64(len(l.charges) + 1)
-	if c.At.IsZero() {
-		c.At = l.now()
+	if err := stamp(&c, l.now()); err != nil {
+		return Charge{}, err
 	}
-	c.At = c.At.UTC()
 	if err := CheckBudget(l.budget, l.charges, c); err != nil {
 		l.log.Info("privacy budget debit refused", "release", c.Release, "epsilon", c.Epsilon, "reason", err.Error())
 		return Charge{}, err

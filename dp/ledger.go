@@ -40,7 +40,11 @@ type Charge struct {
 	Seq uint64 `json:"seq"`
 	// Release names the release (not a person), e.g. a random hex string.
 	Release string `json:"release"`
-	// At is when the charge was made; the ledger sets it when zero.
+	// At is when the charge was made. The ledger dates every charge with its
+	// own clock: leave At zero, or set it within MaxChargeSkew of the
+	// ledger's clock (Debit refuses it otherwise, with ErrChargeTime). A
+	// caller-chosen date could otherwise move a charge out of the rolling
+	// horizon, early or late, and let the composed spend exceed the cap.
 	At time.Time `json:"at"`
 	// Cost is what the release spends.
 	Cost Cost `json:"cost"`
@@ -69,8 +73,11 @@ type Summary struct {
 }
 
 // Ledger is the durable record of what releases have spent. Implementations
-// must make Debit durable before returning nil, and must refuse a charge that
-// would take the composed spend over the budget (see CheckBudget).
+// must make Debit durable before returning nil, must date every charge with
+// their own clock (refusing, with ErrChargeTime, an At further than
+// MaxChargeSkew from it), and must refuse a charge that would take the
+// composed spend over the budget (see CheckBudget). dp/ledgertest checks all
+// three.
 type Ledger interface {
 	// Debit records c, or returns an error wrapping ErrBudgetExceeded when c
 	// would overspend. After nil is returned, the charge survives a crash.
@@ -81,6 +88,29 @@ type Ledger interface {
 
 // ErrBudgetExceeded is wrapped by Debit when a charge would overspend.
 var ErrBudgetExceeded = errors.New("dp: privacy budget exceeded")
+
+// ErrChargeTime is wrapped by Debit when a charge's At is further than
+// MaxChargeSkew from the ledger's clock.
+var ErrChargeTime = errors.New("dp: charge is dated away from the ledger's clock")
+
+// MaxChargeSkew is how far a charge's At may be from the ledger's clock. It
+// allows for the few seconds between a caller reading its clock and the
+// debit, not for dating a charge by its data's window.
+const MaxChargeSkew = time.Minute
+
+// stamp dates c with the ledger's clock now, or refuses an At that is
+// further than MaxChargeSkew from it. The ledgers here call it under their
+// write lock, before CheckBudget.
+func stamp(c *Charge, now time.Time) error {
+	if !c.At.IsZero() {
+		if d := c.At.Sub(now); d > MaxChargeSkew || d < -MaxChargeSkew {
+			return fmt.Errorf("%w: dated %s, the ledger's clock says %s (leave Charge.At zero)",
+				ErrChargeTime, c.At.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+	}
+	c.At = now.UTC()
+	return nil
+}
 
 // ErrLedgerCorrupt is wrapped when a ledger's stored records fail their checks.
 var ErrLedgerCorrupt = errors.New("dp: ledger is corrupt")

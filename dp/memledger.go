@@ -40,10 +40,9 @@ func (l *MemLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c.Seq = uint64(len(l.charges) + 1)
-	if c.At.IsZero() {
-		c.At = l.now()
+	if err := stamp(&c, l.now()); err != nil {
+		return Charge{}, err
 	}
-	c.At = c.At.UTC()
 	if err := CheckBudget(l.budget, l.charges, c); err != nil {
 		return Charge{}, err
 	}

@@ -1,8 +1,9 @@
 // Package ledgertest checks that a dp.Ledger implementation keeps the
 // Ledger contract, as testing/fstest does for file systems: a ledger that
 // passes Run records what it accepts, composes spend over its rolling
-// horizon, refuses a charge that would exceed its cap (to the last bit,
-// under concurrency), and, when it is durable, keeps all of that across a
+// horizon, dates every charge with its own clock, refuses a charge that
+// would exceed its cap (to the last bit, under concurrency), and, when it
+// is durable, keeps all of that across a
 // reopen.
 //
 //	func TestMyLedger(t *testing.T) {
@@ -161,6 +162,36 @@ func Run(t *testing.T, h Harness) {
 		}
 		if _, err := l.Debit(ctx, pure("later", 1)); err != nil {
 			t.Errorf("a charge after the horizon was refused: %v", err)
+		}
+	})
+
+	t.Run("OwnsTime", func(t *testing.T) {
+		// A charge dated by its caller could leave the horizon early (dated
+		// in the past) or count only later (dated in the future): with a cap
+		// of 1.05 and a 1 h horizon, charges of ε = 1 dated now, +2 h and
+		// +4 h would compose to more than the cap at some instant.
+		l, c := newLedger(t, dp.Budget{Epsilon: 1.05, Horizon: time.Hour})
+		if _, err := l.Debit(ctx, pure("now", 1)); err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []time.Duration{2 * time.Hour, 4 * time.Hour, -59 * time.Minute, -2 * time.Hour, dp.MaxChargeSkew + time.Second, -dp.MaxChargeSkew - time.Second} {
+			ch := pure("dated", 1)
+			ch.At = c.now().Add(off)
+			if _, err := l.Debit(ctx, ch); !errors.Is(err, dp.ErrChargeTime) {
+				t.Errorf("a charge dated %v from the ledger's clock: err = %v, want dp.ErrChargeTime", off, err)
+			}
+		}
+		ch := pure("small", 0.01)
+		ch.At = c.now().Add(dp.MaxChargeSkew / 2)
+		got, err := l.Debit(ctx, ch)
+		if err != nil {
+			t.Fatalf("a charge dated within MaxChargeSkew: %v", err)
+		}
+		if !got.At.Equal(c.now()) {
+			t.Errorf("a charge dated within MaxChargeSkew was recorded at %v, want the ledger's clock %v", got.At, c.now())
+		}
+		if s, err := l.Summary(c.now()); err != nil || s.AllCharges != 2 {
+			t.Errorf("%d charges recorded (err %v), want 2: refused charges are not recorded", s.AllCharges, err)
 		}
 	})
 
