@@ -35,6 +35,7 @@ func ExampleOpenFileLedger() {
 	defer os.RemoveAll(dir)
 	ledger, err := dp.OpenFileLedger(filepath.Join(dir, "budget.ledger"), dp.LedgerOptions{
 		Budget: dp.Budget{Epsilon: 1.8, Delta: 1e-6},
+		Create: true, // a new ledger; later runs open it without Create
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,8 +31,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // than the one it was created with.
 var ErrBudgetMismatch = errors.New("dp: ledger was created with a different budget")
 
-// ErrNoBudget is returned by OpenFileLedger when the ledger file does not
-// exist yet and no Budget was given to create it with.
+// ErrNoBudget is returned by OpenFileLedger when LedgerOptions.Create is set
+// without a Budget to create the ledger with.
 var ErrNoBudget = errors.New("dp: creating a ledger needs a Budget")
 
 // LedgerOptions configures OpenFileLedger.
@@ -41,6 +42,13 @@ type LedgerOptions struct {
 	// one", and any other value must equal it (ErrBudgetMismatch): a cap
 	// cannot be raised by reopening. Make a new ledger to change the cap.
 	Budget Budget
+	// Create makes a new ledger at path with Budget. It fails, wrapping
+	// fs.ErrExist, when a ledger is already there (an empty file, left by a
+	// crash while creating one, is taken over). Without Create, a missing
+	// path is an error wrapping fs.ErrNotExist: a ledger is never created
+	// as a side effect of opening one, so a mistyped or deleted path cannot
+	// start a fresh budget.
+	Create bool
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// Logger receives one Info line per debit and per refusal; slog.Default()
@@ -76,13 +84,16 @@ type FileLedger struct {
 
 var _ Ledger = (*FileLedger)(nil)
 
-// OpenFileLedger opens the ledger file at path, creating it (mode 0600) if it
-// does not exist.
+// OpenFileLedger opens the ledger file at path, or creates it (mode 0600)
+// when opts.Create is set.
 func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 	if opts.Budget != (Budget{}) {
 		if err := opts.Budget.Validate(); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Create && opts.Budget == (Budget{}) {
+		return nil, fmt.Errorf("%w: %s", ErrNoBudget, path)
 	}
 	l := &FileLedger{path: path, budget: opts.Budget, now: opts.Now, log: opts.Logger}
 	if l.now == nil {
@@ -91,8 +102,15 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 	if l.log == nil {
 		l.log = slog.Default()
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	flags := os.O_RDWR | os.O_APPEND
+	if opts.Create {
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !opts.Create {
+			return nil, fmt.Errorf("dp: ledger %s does not exist (a ledger is only created when asked to, with LedgerOptions.Create): %w", path, err)
+		}
 		return nil, fmt.Errorf("dp: open ledger: %w", err)
 	}
 	if err := lockFile(f); err != nil {
@@ -105,10 +123,9 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 		return nil, fmt.Errorf("dp: read ledger %s: %w", path, err)
 	}
 	if len(data) == 0 {
-		if opts.Budget == (Budget{}) {
+		if !opts.Create {
 			f.Close()
-			os.Remove(path)
-			return nil, fmt.Errorf("%w: %s is new or empty", ErrNoBudget, path)
+			return nil, fmt.Errorf("%w: %s is empty (a crash while creating it?); create it again with LedgerOptions.Create", ErrLedgerCorrupt, path)
 		}
 		header, err := formatHeader(opts.Budget)
 		if err == nil {
@@ -121,6 +138,9 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 			f.Close()
 			return nil, fmt.Errorf("dp: create ledger %s: %w", path, err)
 		}
+	} else if opts.Create {
+		f.Close()
+		return nil, fmt.Errorf("dp: create ledger %s: %w (open it without Create to use it)", path, fs.ErrExist)
 	} else {
 		stored, charges, err := parseLedger(data)
 		if err != nil {

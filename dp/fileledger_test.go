@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -26,10 +27,13 @@ func gaussianCharge(t *testing.T, eps float64) Charge {
 	return Charge{Release: "r", Cost: plan.Cost, Epsilon: plan.Epsilon, Delta: 1e-7}
 }
 
+// openLedger opens the ledger at path, creating it when it does not exist.
 func openLedger(t *testing.T, path string, b Budget, now *time.Time) *FileLedger {
 	t.Helper()
+	_, statErr := os.Stat(path)
 	l, err := OpenFileLedger(path, LedgerOptions{
 		Budget: b,
+		Create: errors.Is(statErr, fs.ErrNotExist),
 		Now:    func() time.Time { return *now },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -201,7 +205,7 @@ func TestLedgerIsLockedAgainstASecondOpener(t *testing.T) {
 func TestLedgerRejectsBadBudgetsAndCharges(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger")
 	for _, b := range []Budget{{}, {Epsilon: -1}, {Epsilon: 1, Delta: 1}, {Epsilon: 1, Horizon: -1}} {
-		_, err := OpenFileLedger(path, LedgerOptions{Budget: b})
+		_, err := OpenFileLedger(path, LedgerOptions{Budget: b, Create: true})
 		require.Error(t, err, "%+v", b)
 	}
 	now := t0
@@ -277,7 +281,7 @@ func TestLedgerStoresItsBudget(t *testing.T) {
 	require.NoError(t, l.Close())
 
 	fresh := filepath.Join(t.TempDir(), "new")
-	_, err := OpenFileLedger(fresh, LedgerOptions{})
+	_, err := OpenFileLedger(fresh, LedgerOptions{Create: true})
 	require.ErrorIs(t, err, ErrNoBudget)
 	assert.NoFileExists(t, fresh, "a refused ledger leaves no file")
 
@@ -294,4 +298,40 @@ func TestLedgerStoresItsBudget(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, b, got)
 	assert.Empty(t, charges)
+}
+
+// TestLedgerIsCreatedOnlyWhenAsked pins issue 10's "budget reset by
+// accident": opening a missing path (a typo, a deleted ledger) must not
+// start a fresh budget, and Create must not overwrite a ledger.
+func TestLedgerIsCreatedOnlyWhenAsked(t *testing.T) {
+	dir := t.TempDir()
+	b := Budget{Epsilon: 2, Delta: 1e-6}
+	quiet := slog.New(slog.DiscardHandler)
+
+	missing := filepath.Join(dir, "mistyped")
+	_, err := OpenFileLedger(missing, LedgerOptions{Budget: b, Logger: quiet})
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Contains(t, err.Error(), "LedgerOptions.Create")
+	assert.NoFileExists(t, missing, "opening a missing ledger must not create it")
+
+	path := filepath.Join(dir, "ledger")
+	l, err := OpenFileLedger(path, LedgerOptions{Budget: b, Create: true, Logger: quiet})
+	require.NoError(t, err)
+	_, err = l.Debit(context.Background(), Charge{Release: "r", Cost: Cost{PureEpsilon: 1, PureRho: 0.5}, Epsilon: 1})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+
+	_, err = OpenFileLedger(path, LedgerOptions{Budget: b, Create: true, Logger: quiet})
+	require.ErrorIs(t, err, fs.ErrExist, "Create on an existing ledger must not reset it")
+	_, charges, err := ReadLedgerFile(path)
+	require.NoError(t, err)
+	assert.Len(t, charges, 1, "the refused Create left the ledger as it was")
+
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	_, err = OpenFileLedger(empty, LedgerOptions{Logger: quiet})
+	require.ErrorIs(t, err, ErrLedgerCorrupt, "an empty file is not read as a fresh budget")
+	l, err = OpenFileLedger(empty, LedgerOptions{Budget: b, Create: true, Logger: quiet})
+	require.NoError(t, err, "Create takes over an empty file left by a crash while creating")
+	require.NoError(t, l.Close())
 }

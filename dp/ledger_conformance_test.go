@@ -21,7 +21,7 @@ func TestFileLedgerConformance(t *testing.T) {
 	ledgertest.Run(t, ledgertest.Harness{
 		New: func(t *testing.T, b dp.Budget, now func() time.Time) dp.Ledger {
 			path := filepath.Join(t.TempDir(), "ledger")
-			l, err := dp.OpenFileLedger(path, dp.LedgerOptions{Budget: b, Now: now, Logger: quiet})
+			l, err := dp.OpenFileLedger(path, dp.LedgerOptions{Budget: b, Create: true, Now: now, Logger: quiet})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -39,7 +39,7 @@ func BenchmarkRelease(b *testing.B) {
 	kr, err := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: sampledata.KeyPeriod, Epoch: sampledata.Window.Start})
 	require.NoError(b, err)
 	ledger, err := dp.OpenFileLedger(filepath.Join(b.TempDir(), "ledger"), dp.LedgerOptions{
-		Budget: dp.Budget{Epsilon: 1e6, Delta: 0.5}, Logger: quiet})
+		Budget: dp.Budget{Epsilon: 1e6, Delta: 0.5}, Create: true, Logger: quiet})
 	require.NoError(b, err)
 	defer ledger.Close()
 	params := release.Options{Epsilon: 1, Delta: 1e-5, K: 16, HeadSize: 300, Logger: quiet}

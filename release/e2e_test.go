@@ -68,7 +68,7 @@ func TestEndToEnd(t *testing.T) {
 
 	dir := t.TempDir()
 	ledgerPath := filepath.Join(dir, "ledger")
-	ledger, err := dp.OpenFileLedger(ledgerPath, dp.LedgerOptions{Budget: dp.Budget{Epsilon: 3, Delta: 1e-5}, Logger: logger})
+	ledger, err := dp.OpenFileLedger(ledgerPath, dp.LedgerOptions{Budget: dp.Budget{Epsilon: 3, Delta: 1e-5}, Create: true, Logger: logger})
 	require.NoError(t, err)
 	defer ledger.Close()
 	params := release.Options{Epsilon: 1, Delta: 1e-5, K: 16, HeadSize: 300, Logger: logger}

@@ -57,7 +57,7 @@ func sid(n int) pseudonym.ID {
 func testLedger(t testing.TB) *dp.FileLedger {
 	t.Helper()
 	l, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{
-		Budget: dp.Budget{Epsilon: 1000, Delta: 1e-3}, Logger: quiet,
+		Budget: dp.Budget{Epsilon: 1000, Delta: 1e-3}, Create: true, Logger: quiet,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })

@@ -163,7 +163,7 @@ func TestPrivateReleaseDebitsOnceAndLoadsInTheCore(t *testing.T) {
 	opts := fixture(t, sampleEvents(t))
 	opts.Release = release.Options{Epsilon: 2, Delta: 1e-6, HeadSize: 100, Mechanisms: pairsOnBeam}
 	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{
-		Budget: dp.Budget{Epsilon: 2.5, Delta: 1e-6}, Logger: quiet,
+		Budget: dp.Budget{Epsilon: 2.5, Delta: 1e-6}, Create: true, Logger: quiet,
 	})
 	require.NoError(t, err)
 	defer ledger.Close()
@@ -280,7 +280,7 @@ func TestReleaseRefusesBadOptionsBeforeDebiting(t *testing.T) {
 			opts.Events = filepath.Join(t.TempDir(), "events.csv")
 			require.NoError(t, os.WriteFile(opts.Events, []byte("user,item,time\nu,i,2011-01-01\n"), 0o644))
 			tc.edit(&opts)
-			ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 10, Delta: 1e-5}, Logger: quiet})
+			ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 10, Delta: 1e-5}, Create: true, Logger: quiet})
 			require.NoError(t, err)
 			defer ledger.Close()
 			_, err = Release(context.Background(), ledger, opts)
@@ -342,7 +342,7 @@ func TestAccuracyAgreesWithCore(t *testing.T) {
 	params := release.Options{Epsilon: 2, Delta: 1e-6, K: 16, Keep: 16, HeadSize: 100, Mechanisms: pairsOnBeam, Logger: quiet}
 	opts := fixture(t, train.Bytes())
 	opts.Release = params
-	ledger, err := dp.OpenFileLedger(filepath.Join(dir, "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 1e4, Delta: 1e-3}, Logger: quiet})
+	ledger, err := dp.OpenFileLedger(filepath.Join(dir, "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 1e4, Delta: 1e-3}, Create: true, Logger: quiet})
 	require.NoError(t, err)
 	defer ledger.Close()
 

@@ -72,7 +72,7 @@ func TestScalingAgainstCore(t *testing.T) {
 		coreRelease(t, opts, params)
 		core := time.Since(start)
 
-		ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 10, Delta: 1e-5}, Logger: quiet})
+		ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 10, Delta: 1e-5}, Create: true, Logger: quiet})
 		require.NoError(t, err)
 		start = time.Now()
 		res, err := Release(context.Background(), ledger, opts)
@@ -107,7 +107,7 @@ func coreRelease(t *testing.T, opts Options, params release.Options) {
 		require.NoError(t, err)
 		require.NoError(t, ing.Add(e))
 	}
-	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 10, Delta: 1e-5}, Logger: quiet})
+	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 10, Delta: 1e-5}, Create: true, Logger: quiet})
 	require.NoError(t, err)
 	defer ledger.Close()
 	_, err = release.Private(context.Background(), col, ledger, params)

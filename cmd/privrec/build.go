@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ type buildFlags struct {
 	noise, mechanisms, pairs                      string
 	neighbors                                     int
 	budget                                        dp.Budget
+	newLedger                                     bool
 	strict                                        bool
 	showBad                                       int
 }
@@ -66,6 +68,8 @@ func (a *app) buildCmd() *cobra.Command {
 user, debits the ledger, releases noisy counts, writes the model snapshot and prints its privacy
 report. Bad lines are counted and reported with their line numbers; --strict makes the first one
 fatal (exit code 4). A ledger that would be overspent refuses the release (exit code 3).
+The ledger must exist: create it once, with the first build, by adding --new-ledger and its cap
+(--budget-epsilon, --budget-delta, --budget-horizon); privrec never creates one unasked.
 
 Without --catalog, the catalog is every item in the events (for Online Retail, with descriptions).
 Without --window-start/--window-end, the window spans the events' times (one extra pass).
@@ -81,7 +85,7 @@ historical data); in production, give the period your keyring rotates on.`,
 	fl.StringVar(&f.format, "format", "auto", "csv, jsonl, online-retail or auto (by extension and header)")
 	fl.StringVar(&f.catalog, "catalog", "", "catalog CSV (id[,category][,name])")
 	fl.StringVar(&f.keyFile, "key-file", "", "master secret from 'privrec keygen' (required, mode 0600)")
-	fl.StringVar(&f.ledger, "ledger", "", "budget ledger, created if missing (required)")
+	fl.StringVar(&f.ledger, "ledger", "", "budget ledger (required; must exist unless --new-ledger)")
 	fl.StringVar(&f.out, "out", "", "model snapshot to write (required)")
 	fl.StringVar(&f.windowStart, "window-start", "", "window start (RFC 3339 or YYYY-MM-DD)")
 	fl.StringVar(&f.windowEnd, "window-end", "", "window end, exclusive")
@@ -99,8 +103,9 @@ historical data); in production, give the period your keyring rotates on.`,
 	fl.StringVar(&f.pairs, "pairs", "head", "pair selection: head or threshold")
 	fl.IntVar(&f.params.HeadSize, "head-size", release.DefaultHeadSize, "most head items whose pairs are released (Auto may choose fewer)")
 	fl.IntVar(&f.neighbors, "neighbors", release.DefaultNeighbors, "neighbours kept per item")
-	fl.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε when creating the ledger")
-	fl.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap when creating the ledger")
+	fl.BoolVar(&f.newLedger, "new-ledger", false, "create the ledger (refused if it exists), with the cap given by --budget-*")
+	fl.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε of a new ledger (with an existing one: must match)")
+	fl.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap of a new ledger")
 	fl.DurationVar(&f.budget.Horizon, "budget-horizon", 0, "rolling horizon of the cap (0: forever)")
 	fl.BoolVar(&f.strict, "strict", false, "fail on the first bad line")
 	fl.IntVar(&f.showBad, "show-bad", 5, "how many bad lines to show")
@@ -128,6 +133,9 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 	}
 	if err := f.params.Validate(); err != nil {
 		return withCode(exitUsage, err)
+	}
+	if err := checkLedgerFlags(f.ledger, f.newLedger, f.budget); err != nil {
+		return err
 	}
 	format, err := detectFormat(f.events, f.format)
 	if err != nil {
@@ -210,12 +218,9 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		return withCode(exitData, fmt.Errorf("%s: no event was accepted (%d bad lines)", f.events, out.Bad))
 	}
 
-	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Logger: log})
+	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Create: f.newLedger, Logger: log})
 	if err != nil {
-		if errors.Is(err, dp.ErrNoBudget) {
-			return usageErr("ledger %s does not exist yet: give its cap with --budget-epsilon and --budget-delta", f.ledger)
-		}
-		return classify(err)
+		return ledgerErr(f.ledger, err)
 	}
 	defer ledger.Close()
 	model, err := release.Private(cmd.Context(), col, ledger, f.params)
@@ -500,4 +505,41 @@ func sanitizeName(s string) string {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// checkLedgerFlags refuses, before any work, a ledger that --new-ledger
+// would overwrite, a missing ledger without --new-ledger (a mistyped or
+// deleted path must not start a fresh budget), and a new ledger without a
+// valid cap.
+func checkLedgerFlags(path string, create bool, b dp.Budget) error {
+	_, err := os.Stat(path)
+	switch {
+	case create && err == nil:
+		return ledgerErr(path, fs.ErrExist)
+	case !create && errors.Is(err, fs.ErrNotExist):
+		return ledgerErr(path, err)
+	case create && b == (dp.Budget{}):
+		return ledgerErr(path, dp.ErrNoBudget)
+	}
+	if b != (dp.Budget{}) {
+		if err := b.Validate(); err != nil {
+			return usageErr("--budget-*: %v", err)
+		}
+	}
+	return nil
+}
+
+// ledgerErr turns an error opening the ledger at path into one that says
+// what to do.
+func ledgerErr(path string, err error) error {
+	switch {
+	case errors.Is(err, dp.ErrNoBudget):
+		return usageErr("--new-ledger needs the ledger's cap: --budget-epsilon and --budget-delta (and --budget-horizon for a rolling cap)")
+	case errors.Is(err, fs.ErrExist):
+		return usageErr("ledger %s already exists: drop --new-ledger to charge it (a ledger is never recreated)", path)
+	case errors.Is(err, fs.ErrNotExist):
+		return usageErr("ledger %s does not exist: check the path, or create a ledger with --new-ledger and its cap (--budget-epsilon, --budget-delta); "+
+			"creating one resets the privacy budget, so privrec never does it unasked", path)
+	}
+	return classify(err)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -39,11 +41,15 @@ func (a *app) demoCmd() *cobra.Command {
 				}
 			}
 			p := func(name string) string { return filepath.Join(dir, name) }
+			build := []string{"build", "--events", p("events.csv"), "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"),
+				"--ledger", p("budget.ledger"), "--budget-epsilon", "4", "--budget-delta", "1e-5",
+				"--epsilon", "1", "--delta", "1e-5", "--head-size", "300", "--out", p("model.prm")}
+			if _, err := os.Stat(p("budget.ledger")); errors.Is(err, fs.ErrNotExist) {
+				build = append(build, "--new-ledger") // a --keep directory reuses its ledger
+			}
 			steps := [][]string{
 				{"keygen", "--out", p("privrec.key"), "--force"},
-				{"build", "--events", p("events.csv"), "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"),
-					"--ledger", p("budget.ledger"), "--budget-epsilon", "4", "--budget-delta", "1e-5",
-					"--epsilon", "1", "--delta", "1e-5", "--head-size", "300", "--out", p("model.prm")},
+				build,
 				{"similar", "--model", p("model.prm"), "22423", "-n", "5"},
 				{"recommend", "--model", p("model.prm"), "--context", "22697,22698", "-n", "5"},
 				{"popular", "--model", p("model.prm"), "--category", "christmas", "-n", "3"},

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -40,11 +42,17 @@ func sampleFiles(t *testing.T) (dir string) {
 	return dir
 }
 
+// buildArgs is a build of the sample files in dir, creating the ledger
+// (--new-ledger) when it does not exist yet.
 func buildArgs(dir string, extra ...string) []string {
 	p := func(n string) string { return filepath.Join(dir, n) }
-	return append([]string{"build", "--events", p("events.csv"), "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"),
+	args := []string{"build", "--events", p("events.csv"), "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"),
 		"--ledger", p("budget.ledger"), "--budget-epsilon", "2", "--budget-delta", "1e-5",
-		"--epsilon", "1", "--delta", "1e-5", "--head-size", "300", "--out", p("model.prm")}, extra...)
+		"--epsilon", "1", "--delta", "1e-5", "--head-size", "300", "--out", p("model.prm")}
+	if _, err := os.Stat(p("budget.ledger")); errors.Is(err, fs.ErrNotExist) {
+		args = append(args, "--new-ledger")
+	}
+	return append(args, extra...)
 }
 
 // normalize removes what legitimately changes between runs: paths, release
@@ -158,7 +166,9 @@ func TestErrorPathsAndExitCodes(t *testing.T) {
 		{"insecure key file", buildArgs(dir, "--key-file", insecure), exitData, "readable by group or others"},
 		{"bad epsilon", buildArgs(dir, "--epsilon", "-1"), exitUsage, "invalid Epsilon"},
 		{"strict bad line", buildArgs(dir, "--events", bad, "--strict", "--window-start", "2011-01-01", "--window-end", "2011-02-01"), exitData, "line 3"},
-		{"new ledger without cap", append(buildArgs(dir, "--ledger", p("new.ledger"))[:0:0], "build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--epsilon", "1", "--out", p("x.prm")), exitUsage, "--budget-epsilon"},
+		{"new ledger without cap", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--new-ledger", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "--budget-epsilon"},
+		{"mistyped ledger path", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("budegt.ledger"), "--budget-epsilon", "2", "--budget-delta", "1e-5", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "does not exist"},
+		{"bad budget", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--new-ledger", "--budget-epsilon", "-2", "--budget-delta", "1e-5", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "Budget.Epsilon"},
 		{"corrupt ledger", []string{"ledger", "--ledger", corrupt}, exitData, "ledger is corrupt"},
 		{"keygen refuses overwrite", []string{"keygen", "--out", p("privrec.key")}, exitFailure, "refusing to overwrite"},
 	}
@@ -178,8 +188,10 @@ func TestBuildReportsBadLinesAndExhaustsBudget(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("user,item,kind,time\n"+
 		"u1,22423,purchase,2011-01-01T10:00:00Z\nu1,22697,purchase,2011-01-01T10:00:00Z\n"+
 		"u2,22423,smell,2011-01-01T10:00:00Z\nu3,NOPE,purchase,2011-01-01T10:00:00Z\n,22423,view,2011-01-02T00:00:00Z\n"), 0o600))
-	args := buildArgs(dir, "--events", bad, "--window-start", "2011-01-01", "--window-end", "2011-02-01")
-	code, out, stderr := privrec(t, args...)
+	args := func() []string {
+		return buildArgs(dir, "--events", bad, "--window-start", "2011-01-01", "--window-end", "2011-02-01")
+	}
+	code, out, stderr := privrec(t, args()...)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "Read 5 lines")
 	assert.Contains(t, out, "2 events accepted, 3 bad lines")
@@ -191,10 +203,10 @@ func TestBuildReportsBadLinesAndExhaustsBudget(t *testing.T) {
 	// The cap is ε = 2 at δ = 1e-5. Gaussian releases compose in ρ, so three
 	// ε = 1 releases fit (1.99), the fourth does not.
 	for i := 2; i <= 3; i++ {
-		code, _, stderr = privrec(t, args...)
+		code, _, stderr = privrec(t, args()...)
 		require.Equal(t, 0, code, "release %d: %s", i, stderr)
 	}
-	code, _, stderr = privrec(t, args...)
+	code, _, stderr = privrec(t, args()...)
 	assert.Equal(t, exitBudget, code)
 	assert.Contains(t, stderr, "privacy budget exceeded")
 }

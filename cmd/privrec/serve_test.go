@@ -127,7 +127,7 @@ func TestBuildOnlineRetailWithoutCatalog(t *testing.T) {
 	events := filepath.Join(dir, "retail.csv")
 	require.NoError(t, os.WriteFile(events, []byte(sb.String()), 0o600))
 	p := func(n string) string { return filepath.Join(dir, n) }
-	code, out, stderr := privrec(t, "build", "--events", events, "--key-file", p("privrec.key"), "--ledger", p("l"),
+	code, out, stderr := privrec(t, "build", "--events", events, "--key-file", p("privrec.key"), "--ledger", p("l"), "--new-ledger",
 		"--budget-epsilon", "10", "--budget-delta", "1e-5", "--epsilon", "4", "--delta", "1e-5", "--k", "3", "--head-size", "3", "--out", p("retail.prm"), "--json")
 	require.Equal(t, 0, code, stderr)
 	var res buildOut

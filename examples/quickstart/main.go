@@ -92,6 +92,7 @@ func run(out io.Writer) error {
 	// 3. Release with ε = 1 against a ledger capped at ε = 2.
 	ledger, err := dp.OpenFileLedger(filepath.Join(dir, "budget.ledger"), dp.LedgerOptions{
 		Budget: dp.Budget{Epsilon: 2, Delta: 1e-5},
+		Create: true, // a new ledger in a fresh directory; a shop opens its ledger without Create
 		Logger: log,
 	})
 	if err != nil {

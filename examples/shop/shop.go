@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -84,8 +85,15 @@ func newShop(ctx context.Context, o Options) (*shop, error) {
 			return nil, err
 		}
 	}
-	ledger, err := dp.OpenFileLedger(filepath.Join(o.Dir, "budget.ledger"), dp.LedgerOptions{
-		Budget: dp.Budget{Epsilon: 2 * o.Epsilon, Delta: 1e-5, Horizon: 365 * 24 * time.Hour}, Logger: o.Logger})
+	// The shop owns its data directory: it creates the ledger on its first
+	// start and reopens it afterwards, so restarts cannot reset the budget.
+	lo := dp.LedgerOptions{Budget: dp.Budget{Epsilon: 2 * o.Epsilon, Delta: 1e-5, Horizon: 365 * 24 * time.Hour}, Logger: o.Logger}
+	ledgerPath := filepath.Join(o.Dir, "budget.ledger")
+	ledger, err := dp.OpenFileLedger(ledgerPath, lo)
+	if errors.Is(err, fs.ErrNotExist) {
+		lo.Create = true
+		ledger, err = dp.OpenFileLedger(ledgerPath, lo)
+	}
 	if err != nil {
 		return nil, err
 	}

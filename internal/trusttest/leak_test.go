@@ -84,7 +84,7 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 
 	dir := t.TempDir()
 	ledgerPath := filepath.Join(dir, "ledger")
-	ledger, err := dp.OpenFileLedger(ledgerPath, dp.LedgerOptions{Budget: dp.Budget{Epsilon: 1.2, Delta: 1e-5}, Logger: logger})
+	ledger, err := dp.OpenFileLedger(ledgerPath, dp.LedgerOptions{Budget: dp.Budget{Epsilon: 1.2, Delta: 1e-5}, Create: true, Logger: logger})
 	require.NoError(t, err)
 	model, err := release.Private(context.Background(), col, ledger, release.Options{Epsilon: 1, Delta: 1e-5, HeadSize: 300})
 	require.NoError(t, err)

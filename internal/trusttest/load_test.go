@@ -43,7 +43,7 @@ func TestConcurrentLoad(t *testing.T) {
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	kr, err := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: day, Epoch: start})
 	require.NoError(t, err)
-	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 100, Delta: 1e-3}, Logger: quiet})
+	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{Budget: dp.Budget{Epsilon: 100, Delta: 1e-3}, Create: true, Logger: quiet})
 	require.NoError(t, err)
 	defer ledger.Close()
 

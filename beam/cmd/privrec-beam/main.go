@@ -4,7 +4,7 @@
 // Locally, with Beam's in-process prism runner (no servers):
 //
 //	go run ./cmd/privrec-beam --events 'events/*.csv' --catalog catalog.csv \
-//	    --key-file privrec.key --ledger budget.ledger --budget-epsilon 10 --budget-delta 1e-5 \
+//	    --key-file privrec.key --ledger budget.ledger --new-ledger --budget-epsilon 10 --budget-delta 1e-5 \
 //	    --window-start 2011-01-01 --window-end 2011-02-01 --epsilon 1 --out model.prm
 //
 // On a cluster, add Beam's own flags: --runner=flink or --runner=spark with
@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -76,6 +77,7 @@ type cliFlags struct {
 	keyEpoch, windowStart, windowEnd         string
 	ledger                                   string
 	budget                                   dp.Budget
+	newLedger                                bool
 	params                                   release.Options
 	mechanism, mechanisms                    string
 	out, tempDir                             string
@@ -95,9 +97,10 @@ func flags(fs *flag.FlagSet) *cliFlags {
 	fs.StringVar(&f.keyEpoch, "key-epoch", "", "start of key period 0 (default: the Unix epoch with --key-period)")
 	fs.StringVar(&f.windowStart, "window-start", "", "window start, RFC 3339 or YYYY-MM-DD (required)")
 	fs.StringVar(&f.windowEnd, "window-end", "", "window end, exclusive (required)")
-	fs.StringVar(&f.ledger, "ledger", "", "budget ledger, created if missing (required unless --non-private)")
-	fs.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε when creating the ledger")
-	fs.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap when creating the ledger")
+	fs.StringVar(&f.ledger, "ledger", "", "budget ledger (required unless --non-private; must exist unless --new-ledger)")
+	fs.BoolVar(&f.newLedger, "new-ledger", false, "create the ledger (refused if it exists), with the cap given by --budget-*")
+	fs.Float64Var(&f.budget.Epsilon, "budget-epsilon", 0, "cap on composed ε of a new ledger (with an existing one: must match)")
+	fs.Float64Var(&f.budget.Delta, "budget-delta", 0, "δ of the cap of a new ledger")
 	fs.DurationVar(&f.budget.Horizon, "budget-horizon", 0, "rolling horizon of the cap (0: forever)")
 	fs.Float64Var(&f.params.Epsilon, "epsilon", 0, "ε of this release (required unless --non-private)")
 	fs.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
@@ -210,11 +213,16 @@ func runRelease(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.R
 	if err := opts.Release.Validate(); err != nil {
 		return nil, usageError{err}
 	}
-	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Logger: log})
-	if err != nil {
-		if errors.Is(err, dp.ErrNoBudget) {
-			return nil, usageError{fmt.Errorf("ledger %s does not exist yet: give its cap with --budget-epsilon and --budget-delta", f.ledger)}
-		}
+	ledger, err := dp.OpenFileLedger(f.ledger, dp.LedgerOptions{Budget: f.budget, Create: f.newLedger, Logger: log})
+	switch {
+	case errors.Is(err, dp.ErrNoBudget):
+		return nil, usageError{errors.New("--new-ledger needs the ledger's cap: --budget-epsilon and --budget-delta")}
+	case errors.Is(err, fs.ErrExist):
+		return nil, usageError{fmt.Errorf("ledger %s already exists: drop --new-ledger to charge it (a ledger is never recreated)", f.ledger)}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, usageError{fmt.Errorf("ledger %s does not exist: check the path, or create a ledger with --new-ledger and its cap (--budget-epsilon, --budget-delta); "+
+			"creating one resets the privacy budget, so privrec never does it unasked", f.ledger)}
+	case err != nil:
 		return nil, err
 	}
 	defer ledger.Close()

@@ -58,7 +58,7 @@ func TestBuildOnPrismServesInTheCore(t *testing.T) {
 		"--epsilon", "4", "--head-size", "60", "--out", model,
 	}
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), parse(t, args...), &stdout, &stderr)
+	code := run(context.Background(), parse(t, append(args, "--new-ledger")...), &stdout, &stderr)
 	require.Equal(t, 0, code, stderr.String())
 	assert.Contains(t, stdout.String(), "207065 events accepted, 0 bad lines")
 	assert.Contains(t, stdout.String(), "privrec/beam on Apache Beam (prism runner)")
@@ -78,13 +78,23 @@ func TestBuildOnPrismServesInTheCore(t *testing.T) {
 	assert.Equal(t, exitBudget, code, "a second ε = 4 release overspends a cap of 5")
 	assert.Contains(t, stderr.String(), "budget")
 
-	for _, bad := range [][]string{
-		{"--events", "x"},
-		append(append([]string{}, args...), "--mechanism", "uniform"),
-		append(append([]string{}, args...), "--key-env", "PRIVREC_KEY"),
-		append(append([]string{}, args...), "--window-start", "yesterday"),
+	with := func(extra ...string) []string { return append(append([]string{}, args...), extra...) }
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--events", "x"}, ""},
+		{with("--mechanism", "uniform"), ""},
+		{with("--key-env", "PRIVREC_KEY"), ""},
+		{with("--window-start", "yesterday"), ""},
+		{with("--new-ledger"), "already exists"},                          // never recreated
+		{with("--ledger", filepath.Join(dir, "ledgr")), "does not exist"}, // mistyped: never created
+		{with("--ledger", filepath.Join(dir, "new"), "--new-ledger", "--budget-epsilon", "0", "--budget-delta", "0"), "needs the ledger's cap"},
 	} {
-		code := run(context.Background(), parse(t, bad...), io.Discard, io.Discard)
-		assert.Equal(t, exitUsage, code, "%v", bad)
+		var stderr bytes.Buffer
+		code := run(context.Background(), parse(t, bad.args...), io.Discard, &stderr)
+		assert.Equal(t, exitUsage, code, "%v", bad.args)
+		assert.Contains(t, stderr.String(), bad.want, "%v", bad.args)
 	}
+	assert.NoFileExists(t, filepath.Join(dir, "ledgr"), "a mistyped ledger path is not created")
 }
