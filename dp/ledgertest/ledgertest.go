@@ -146,6 +146,27 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("DeltaCapBoundaryIsExact", func(t *testing.T) {
+		// δ adds up exactly in binary for these values: 2⁻²¹ + 2⁻²¹ = 2⁻²⁰.
+		capDelta := math.Ldexp(1, -20)
+		l, _ := newLedger(t, dp.Budget{Epsilon: 100, Delta: capDelta})
+		sel := func(name string, delta float64) dp.Charge {
+			return dp.Charge{Release: name, Cost: dp.Cost{PureEpsilon: 0.1, PureRho: 0.005, Delta: delta}, Epsilon: 0.1, Delta: delta}
+		}
+		if _, err := l.Debit(ctx, sel("half", capDelta/2)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Debit(ctx, sel("over", capDelta/2*(1+1e-6))); !errors.Is(err, dp.ErrBudgetExceeded) {
+			t.Errorf("δ over the cap by a relative 1e-6: err = %v, want dp.ErrBudgetExceeded", err)
+		}
+		if _, err := l.Debit(ctx, sel("exact", capDelta/2)); err != nil {
+			t.Errorf("δ landing exactly on the cap was refused: %v", err)
+		}
+		if _, err := l.Debit(ctx, sel("tiny", capDelta*1e-9)); !errors.Is(err, dp.ErrBudgetExceeded) {
+			t.Errorf("δ past a full cap: err = %v, want dp.ErrBudgetExceeded", err)
+		}
+	})
+
 	t.Run("RollingHorizon", func(t *testing.T) {
 		l, c := newLedger(t, dp.Budget{Epsilon: 1, Horizon: time.Hour})
 		if _, err := l.Debit(ctx, pure("first", 1)); err != nil {
