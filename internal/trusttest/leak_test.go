@@ -3,6 +3,11 @@ package trusttest
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -149,11 +154,20 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 	require.Contains(t, logs.String(), "budget debited")
 	require.Contains(t, httpOut.String(), "privrec_http_requests_total")
 
-	forbidden := [][]byte{[]byte("shopper:"), []byte("@example.org"), secret, []byte(hex.EncodeToString(secret))}
+	// The secret, the period's subkey (derived here independently, per the
+	// documented HKDF construction) and every pseudonym are forbidden in
+	// every encoding a careless serializer might use.
+	var info [8]byte
+	binary.BigEndian.PutUint64(info[:], uint64(period))
+	subkey, err := hkdf.Key(sha256.New, secret, []byte("privrec/pseudonym/v1"), pseudonym.DefaultPurpose+"\x00"+string(info[:]), 32)
+	require.NoError(t, err)
+	forbidden := [][]byte{[]byte("shopper:"), []byte("@example.org")}
+	forbidden = append(forbidden, encodings(secret)...)
+	forbidden = append(forbidden, encodings(subkey)...)
 	for id := range rawIDs {
 		p, err := kr.Pseudonymize(period, id)
 		require.NoError(t, err)
-		forbidden = append(forbidden, p[:], []byte(hex.EncodeToString(p[:])))
+		forbidden = append(forbidden, encodings(p[:])...)
 	}
 	for name, data := range artefacts {
 		for _, f := range forbidden {
@@ -162,4 +176,19 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 			}
 		}
 	}
+}
+
+// encodings returns b raw and in the text encodings a serializer might
+// use: hex (both cases), base64 (standard and URL, padded or not) and
+// base32 (standard and hex alphabets, padded or not).
+func encodings(b []byte) [][]byte {
+	out := [][]byte{b, []byte(hex.EncodeToString(b)), []byte(strings.ToUpper(hex.EncodeToString(b)))}
+	for _, e := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		out = append(out, []byte(e.EncodeToString(b)))
+	}
+	for _, e := range []*base32.Encoding{base32.StdEncoding, base32.HexEncoding, base32.StdEncoding.WithPadding(base32.NoPadding), base32.HexEncoding.WithPadding(base32.NoPadding)} {
+		s := e.EncodeToString(b)
+		out = append(out, []byte(s), []byte(strings.ToLower(s)))
+	}
+	return out
 }
