@@ -327,6 +327,33 @@ func TestCollectorTakeLifecycle(t *testing.T) {
 	st.Wipe()
 }
 
+// Users with more items than fit inline keep them in overflow lists; Wipe
+// must zero those too.
+func TestWipeZeroesOverflowLists(t *testing.T) {
+	cat := testCatalog(t)
+	c := testCollector(t, cat, 20)
+	for u := range 3 {
+		for i := range 20 {
+			require.NoError(t, c.Add(Event{Subject: sid(u), Item: fmt.Sprintf("i%02d", i), Kind: events.KindView, Time: testStart}))
+		}
+	}
+	st, err := c.Take(nil)
+	require.NoError(t, err)
+	var lists [][]uint32
+	for _, sh := range st.shards {
+		for _, o := range sh.over {
+			lists = append(lists, o[:cap(o)])
+		}
+	}
+	require.Len(t, lists, 3, "every user outgrew the inline items")
+	st.Wipe()
+	for _, o := range lists {
+		for _, it := range o {
+			require.Zero(t, it, "an overflow list survived Wipe")
+		}
+	}
+}
+
 func TestCollectorConcurrentAddsAreExact(t *testing.T) {
 	cat := testCatalog(t)
 	c := testCollector(t, cat, 3)

@@ -59,6 +59,9 @@ func Private(ctx context.Context, col *collect.Collector, ledger dp.Ledger, o Op
 		return nil, fmt.Errorf("release: refused: %w", err)
 	}
 	defer st.Wipe()
+	if tookState != nil {
+		tookState(st)
+	}
 	o.Logger.Info("privrec release: budget debited", "release", charged.Release, "epsilon", charged.Epsilon, "delta", charged.Delta)
 
 	in := info{
@@ -105,6 +108,9 @@ func Exact(col *collect.Collector, o Options) (*recommend.Model, error) {
 		return nil, err
 	}
 	defer st.Wipe()
+	if tookState != nil {
+		tookState(st)
+	}
 	b := newBuilder(col.Catalog(), o, nil)
 	b.st = st
 	co := col.Options()
@@ -127,6 +133,10 @@ func checkKeep(o Options, col *collect.Collector) error {
 	}
 	return fmt.Errorf("release: Keep = %d, but the collector kept %d items per user", o.Keep, kept)
 }
+
+// tookState, when set by a test, sees the window state a release took from
+// its collector; the test checks that the release wiped it.
+var tookState func(*collect.State)
 
 // info describes a release for its report.
 type info struct {

@@ -65,6 +65,36 @@ func TestPrivateLifecycle(t *testing.T) {
 	assert.Len(t, sum.Charges, 1, "one debit for one release")
 }
 
+// Private and Exact wipe the window state they took, whether the release
+// succeeds or not (collect's tests check that Wipe zeroes the memory).
+func TestReleasesWipeTheState(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		release func(*collect.Collector) error
+	}{
+		{"private", func(c *collect.Collector) error {
+			_, err := Private(context.Background(), c, testLedger(t), nearlyExact(4))
+			return err
+		}},
+		{"exact", func(c *collect.Collector) error { _, err := Exact(c, nearlyExact(4)); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCollector(t, testCatalog(t), 4)
+			for u := range 50 {
+				add(t, c, u, "i01")
+			}
+			var took *collect.State
+			tookState = func(st *collect.State) { took = st }
+			t.Cleanup(func() { tookState = nil })
+			require.NoError(t, tc.release(c))
+			require.NotNil(t, took)
+			users := 0
+			took.ForEachUser(func([]uint32) { users++ })
+			assert.Zero(t, users, "the release left the window state in memory")
+		})
+	}
+}
+
 // TestReportStatesWhatThePlanSpends: every ε, ρ and σ in the report is the
 // plan's, and the ledger was charged exactly the plan's cost.
 func TestReportStatesWhatThePlanSpends(t *testing.T) {
