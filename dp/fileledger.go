@@ -336,8 +336,12 @@ func writeDurably(f *os.File, b []byte) error {
 	if _, err := f.Write(b); err != nil {
 		return err
 	}
-	return f.Sync()
+	return syncFile(f)
 }
+
+// syncFile is f.Sync; tests wrap it to check that every record is synced
+// after it is written.
+var syncFile = (*os.File).Sync
 
 // ReadLedgerFile parses a ledger file without locking or modifying it, for
 // inspection tools.

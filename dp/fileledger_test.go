@@ -335,3 +335,27 @@ func TestLedgerIsCreatedOnlyWhenAsked(t *testing.T) {
 	require.NoError(t, err, "Create takes over an empty file left by a crash while creating")
 	require.NoError(t, l.Close())
 }
+
+// Every debit is fsync'd after its record is written and before Debit
+// returns; creating a ledger syncs its header. The fault-injection tests
+// replace the whole write path, so this one counts the real Sync calls.
+func TestLedgerSyncsEveryRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	var synced []int // the ledger's line count at each sync
+	syncFile = func(f *os.File) error {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		synced = append(synced, bytes.Count(data, []byte("\n")))
+		return f.Sync()
+	}
+	t.Cleanup(func() { syncFile = (*os.File).Sync })
+	now := t0
+	l := openLedger(t, path, Budget{Epsilon: 10, Delta: 1e-6}, &now)
+	require.Equal(t, []int{1}, synced, "the header is synced when the ledger is created")
+	for i := range 3 {
+		_, err := l.Debit(context.Background(), gaussianCharge(t, 1))
+		require.NoError(t, err)
+		require.Equal(t, i+2, len(synced), "debit %d returned before its record was synced", i+1)
+		assert.Equal(t, i+2, synced[i+1], "debit %d synced before its record was written", i+1)
+	}
+}
