@@ -3,6 +3,7 @@ package dp
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,8 +20,18 @@ import (
 	"github.com/privrec/privrec/internal/fsutil"
 )
 
-// ledgerMagic starts the first line of a ledger file.
-const ledgerMagic = "privrec-ledger v1 "
+// ledgerMagic starts the first line of a ledger file; ledgerMagicV1 that of
+// a ledger written before ledgers had an ID, which is still read.
+const (
+	ledgerMagic   = "privrec-ledger v2 "
+	ledgerMagicV1 = "privrec-ledger v1 "
+)
+
+// ledgerHeader is the JSON of a version 2 ledger's first line.
+type ledgerHeader struct {
+	ID string `json:"id"`
+	Budget
+}
 
 // maxLedgerLine bounds one record, so that a hostile file cannot exhaust memory.
 const maxLedgerLine = 64 << 10
@@ -59,11 +70,17 @@ type LedgerOptions struct {
 // FileLedger is the embedded durable Ledger: an append-only text file with
 // one checksummed JSON record per line.
 //
-// File format, version 1:
+// File format, version 2:
 //
-//	privrec-ledger v1 <crc32c of JSON, 8 lowercase hex digits> <JSON of the Budget>\n
+//	privrec-ledger v2 <crc32c of JSON, 8 lowercase hex digits> <JSON of the ID and the Budget>\n
 //	<crc32c of JSON> <JSON of a Charge>\n
 //	...
+//
+// The ID is 16 random bytes in hex, drawn when the ledger is created: a
+// model's report names the ledger and the sequence number of its charge,
+// so a ledger that was replaced, or restored from an older copy, can be
+// told from the one a model was charged to (see Summary.LedgerID). Version
+// 1 files (no ID) are still read; their ID is empty.
 //
 // Seq runs 1, 2, 3, ... without gaps. Opening fails with ErrLedgerCorrupt if
 // any line is torn (no final newline), fails its checksum, does not parse, or
@@ -73,6 +90,7 @@ type LedgerOptions struct {
 type FileLedger struct {
 	path   string
 	budget Budget
+	id     string
 	now    func() time.Time
 	log    *slog.Logger
 
@@ -127,7 +145,8 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 			f.Close()
 			return nil, fmt.Errorf("%w: %s is empty (a crash while creating it?); create it again with LedgerOptions.Create", ErrLedgerCorrupt, path)
 		}
-		header, err := formatHeader(opts.Budget)
+		l.id = newLedgerID()
+		header, err := formatHeader(ledgerHeader{ID: l.id, Budget: opts.Budget})
 		if err == nil {
 			err = writeDurably(f, header)
 		}
@@ -147,13 +166,13 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 			f.Close()
 			return nil, fmt.Errorf("dp: ledger %s: %w", path, err)
 		}
-		if opts.Budget != (Budget{}) && opts.Budget != stored {
+		if opts.Budget != (Budget{}) && opts.Budget != stored.Budget {
 			f.Close()
 			return nil, fmt.Errorf("%w: %s has cap ε = %g, δ = %g, %s; asked for ε = %g, δ = %g, %s (make a new ledger to change the cap)",
 				ErrBudgetMismatch, path, stored.Epsilon, stored.Delta, horizonText(stored.Horizon),
 				opts.Budget.Epsilon, opts.Budget.Delta, horizonText(opts.Budget.Horizon))
 		}
-		l.budget, l.charges = stored, charges
+		l.budget, l.id, l.charges = stored.Budget, stored.ID, charges
 	}
 	l.f = f
 	return l, nil
@@ -170,31 +189,37 @@ func readAll(f *os.File) ([]byte, error) {
 
 // parseLedger decodes a whole ledger file: its budget and its charges. It
 // returns an error wrapping ErrLedgerCorrupt, naming the line, for any damage.
-func parseLedger(data []byte) (Budget, []Charge, error) {
-	var b Budget
-	if !bytes.HasPrefix(data, []byte(ledgerMagic)) {
-		return b, nil, fmt.Errorf("%w: line 1: not a privrec ledger (want %q)", ErrLedgerCorrupt, strings.TrimSpace(ledgerMagic))
+func parseLedger(data []byte) (ledgerHeader, []Charge, error) {
+	var h ledgerHeader
+	v2 := bytes.HasPrefix(data, []byte(ledgerMagic))
+	if !v2 && !bytes.HasPrefix(data, []byte(ledgerMagicV1)) {
+		return h, nil, fmt.Errorf("%w: line 1: not a privrec ledger (want %q)", ErrLedgerCorrupt, strings.TrimSpace(ledgerMagic))
 	}
 	i := bytes.IndexByte(data, '\n')
 	if i < 0 {
-		return b, nil, fmt.Errorf("%w: line 1: torn header", ErrLedgerCorrupt)
+		return h, nil, fmt.Errorf("%w: line 1: torn header", ErrLedgerCorrupt)
 	}
 	body, err := checkRecord(data[len(ledgerMagic):i])
-	if err == nil {
-		err = strictJSON(body, &b)
+	if err == nil && v2 {
+		err = strictJSON(body, &h)
+		if err == nil && !validLedgerID(h.ID) {
+			err = fmt.Errorf("malformed ledger ID %q", h.ID)
+		}
+	} else if err == nil {
+		err = strictJSON(body, &h.Budget)
 	}
 	if err == nil {
-		err = b.Validate()
+		err = h.Budget.Validate()
 	}
 	if err != nil {
-		return b, nil, fmt.Errorf("%w: line 1: %v", ErrLedgerCorrupt, err)
+		return h, nil, fmt.Errorf("%w: line 1: %v", ErrLedgerCorrupt, err)
 	}
 	rest := data[i+1:]
 	var charges []Charge
 	for line := 2; len(rest) > 0; line++ {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			return b, nil, fmt.Errorf("%w: line %d: torn record (no final newline); the last debit may not have completed", ErrLedgerCorrupt, line)
+			return h, nil, fmt.Errorf("%w: line %d: torn record (no final newline); the last debit may not have completed", ErrLedgerCorrupt, line)
 		}
 		var c Charge
 		body, err := checkRecord(rest[:i])
@@ -205,15 +230,15 @@ func parseLedger(data []byte) (Budget, []Charge, error) {
 			err = validateCost(c.Cost)
 		}
 		if err != nil {
-			return b, nil, fmt.Errorf("%w: line %d: %v", ErrLedgerCorrupt, line, err)
+			return h, nil, fmt.Errorf("%w: line %d: %v", ErrLedgerCorrupt, line, err)
 		}
 		rest = rest[i+1:]
 		if want := uint64(len(charges) + 1); c.Seq != want {
-			return b, nil, fmt.Errorf("%w: line %d: sequence number %d, want %d", ErrLedgerCorrupt, line, c.Seq, want)
+			return h, nil, fmt.Errorf("%w: line %d: sequence number %d, want %d", ErrLedgerCorrupt, line, c.Seq, want)
 		}
 		charges = append(charges, c)
 	}
-	return b, charges, nil
+	return h, charges, nil
 }
 
 // checkRecord verifies "<crc32c hex> <body>" and returns the body.
@@ -259,8 +284,15 @@ func formatRecord(v any) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-func formatHeader(b Budget) ([]byte, error) {
-	rec, err := formatRecord(b)
+func formatHeader(h ledgerHeader) ([]byte, error) {
+	if h.ID == "" { // a version 1 ledger, rewritten as it was (tests only)
+		rec, err := formatRecord(h.Budget)
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte(ledgerMagicV1), rec...), nil
+	}
+	rec, err := formatRecord(h)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +343,9 @@ func (l *FileLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
 func (l *FileLedger) Summary(now time.Time) (Summary, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Summarize(l.budget, append([]Charge(nil), l.charges...), now)
+	s, err := Summarize(l.budget, append([]Charge(nil), l.charges...), now)
+	s.LedgerID = l.id
+	return s, err
 }
 
 // Close releases the file and its lock.
@@ -350,9 +384,29 @@ func ReadLedgerFile(path string) (Budget, []Charge, error) {
 	if err != nil {
 		return Budget{}, nil, fmt.Errorf("dp: read ledger: %w", err)
 	}
-	b, ch, err := parseLedger(data)
+	h, ch, err := parseLedger(data)
 	if err != nil {
 		return Budget{}, nil, fmt.Errorf("dp: ledger %s: %w", path, err)
 	}
-	return b, ch, nil
+	return h.Budget, ch, nil
+}
+
+// newLedgerID draws a ledger's random ID.
+func newLedgerID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// validLedgerID reports whether id is 32 lowercase hex digits.
+func validLedgerID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, c := range id {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -246,9 +246,12 @@ func FuzzParseLedger(f *testing.F) {
 	c := Charge{Seq: 1, Release: "r", At: t0, Cost: Cost{Rho: 0.1}, Epsilon: 1, Delta: 1e-6}
 	rec, err := formatRecord(c)
 	require.NoError(f, err)
-	header, err := formatHeader(Budget{Epsilon: 2, Delta: 1e-6, Horizon: time.Hour})
+	header, err := formatHeader(ledgerHeader{ID: newLedgerID(), Budget: Budget{Epsilon: 2, Delta: 1e-6, Horizon: time.Hour}})
+	require.NoError(f, err)
+	v1, err := formatHeader(ledgerHeader{Budget: Budget{Epsilon: 2, Delta: 1e-6}})
 	require.NoError(f, err)
 	f.Add(header)
+	f.Add(append(v1, rec...))
 	f.Add(append(bytes.Clone(header), rec...))
 	f.Add(append(bytes.Clone(header), rec[:len(rec)-3]...))
 	f.Add([]byte("privrec-ledger v1 00000000 {}\n00000000 {}\n"))
@@ -358,4 +361,23 @@ func TestLedgerSyncsEveryRecord(t *testing.T) {
 		require.Equal(t, i+2, len(synced), "debit %d returned before its record was synced", i+1)
 		assert.Equal(t, i+2, synced[i+1], "debit %d synced before its record was written", i+1)
 	}
+}
+
+// A ledger written before ledgers had IDs (version 1) still opens and
+// debits; its LedgerID is empty, and it stays a version 1 file.
+func TestLedgerReadsVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger")
+	b := Budget{Epsilon: 2, Delta: 1e-6}
+	header, err := formatHeader(ledgerHeader{Budget: b})
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(header, []byte("privrec-ledger v1 ")))
+	require.NoError(t, os.WriteFile(path, header, 0o600))
+	now := t0
+	l := openLedger(t, path, b, &now)
+	_, err = l.Debit(context.Background(), gaussianCharge(t, 1))
+	require.NoError(t, err)
+	s, err := l.Summary(now)
+	require.NoError(t, err)
+	assert.Empty(t, s.LedgerID)
+	assert.Equal(t, 1, s.AllCharges)
 }

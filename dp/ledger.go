@@ -68,8 +68,13 @@ type Summary struct {
 	// thresholding (included in Budget.Delta).
 	Epsilon float64 `json:"epsilon"`
 	Delta   float64 `json:"delta"`
-	// AllCharges counts every charge ever recorded, expired ones included.
+	// AllCharges counts every charge ever recorded, expired ones included:
+	// it is the sequence number of the newest charge.
 	AllCharges int `json:"all_charges"`
+	// LedgerID identifies the ledger: random, drawn when it was created, so
+	// that a model's report can name the ledger it was charged to. Empty for
+	// ledgers created before IDs existed.
+	LedgerID string `json:"ledger_id,omitempty"`
 }
 
 // Ledger is the durable record of what releases have spent. Implementations

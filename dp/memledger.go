@@ -13,6 +13,7 @@ import (
 type MemLedger struct {
 	budget Budget
 	now    func() time.Time
+	id     string
 
 	mu      sync.Mutex
 	charges []Charge
@@ -29,7 +30,7 @@ func NewMemLedger(b Budget, now func() time.Time) (*MemLedger, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemLedger{budget: b, now: now}, nil
+	return &MemLedger{budget: b, now: now, id: newLedgerID()}, nil
 }
 
 // Debit implements Ledger.
@@ -54,5 +55,7 @@ func (l *MemLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
 func (l *MemLedger) Summary(now time.Time) (Summary, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Summarize(l.budget, append([]Charge(nil), l.charges...), now)
+	s, err := Summarize(l.budget, append([]Charge(nil), l.charges...), now)
+	s.LedgerID = l.id
+	return s, err
 }

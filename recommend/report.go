@@ -113,8 +113,13 @@ type PartReport struct {
 // LedgerReport is the budget ledger's state right after the release:
 // EpsilonSpent is the composed ε of the releases within the horizon,
 // measured at δ = DeltaCap; DeltaSpent is the part of DeltaCap consumed by
-// thresholding.
+// thresholding. ID names the ledger and Seq is the sequence number of this
+// release's charge in it: a ledger that was replaced or restored from an
+// older copy shows up as another ID, or as a ledger whose newest charge is
+// older than a model's.
 type LedgerReport struct {
+	ID           string        `json:"ledger_id,omitempty"`
+	Seq          uint64        `json:"charge_seq,omitempty"`
 	Releases     int           `json:"releases"`
 	EpsilonSpent float64       `json:"epsilon_spent"`
 	DeltaSpent   float64       `json:"delta_spent"`
@@ -259,6 +264,9 @@ func (r Report) Markdown() string {
 			fmt.Fprintf(&b, "over a rolling %s).\n", l.Horizon)
 		} else {
 			b.WriteString("over the ledger's lifetime).\n")
+		}
+		if l.ID != "" {
+			fmt.Fprintf(&b, "This release is charge %d of ledger %s.\n", l.Seq, l.ID)
 		}
 	}
 	fmt.Fprintf(&b, "\n## Released\n\n%d items with noisy popularity, %d neighbour entries", r.Contents.Items, r.Contents.Neighbors)

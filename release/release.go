@@ -66,6 +66,7 @@ func Private(ctx context.Context, col *collect.Collector, ledger dp.Ledger, o Op
 
 	in := info{
 		releaseID: charged.Release,
+		chargeSeq: charged.Seq,
 		at:        charged.At,
 		window:    w,
 		keyPeriod: col.KeyPeriod(),
@@ -147,6 +148,7 @@ type info struct {
 	kinds     []events.Kind
 	builtWith string      // the embedded default when empty
 	ledger    *dp.Summary // the ledger right after the debit, when known
+	chargeSeq uint64      // the sequence number of the release's charge, when known
 }
 
 // builder runs a release's mechanisms over one window's state and
@@ -280,7 +282,7 @@ func (b *builder) run(in info) (*recommend.Model, error) {
 func (b *builder) assemble(in info) (*recommend.Model, error) {
 	rep := b.report(in)
 	if in.ledger != nil {
-		rep.Ledger = ledgerReport(*in.ledger)
+		rep.Ledger = ledgerReport(*in.ledger, in.chargeSeq)
 	}
 	return recommend.NewModel(b.cat, b.pop, rep, b.evidence...)
 }

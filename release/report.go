@@ -85,8 +85,15 @@ func collectedFields(w recommend.Window) []recommend.DataUse {
 	}
 }
 
-func ledgerReport(s dp.Summary) *recommend.LedgerReport {
+// ledgerReport is the report of ledger summary s, taken right after the
+// charge with sequence number seq (0: the ledger's newest).
+func ledgerReport(s dp.Summary, seq uint64) *recommend.LedgerReport {
+	if seq == 0 {
+		seq = uint64(s.AllCharges)
+	}
 	return &recommend.LedgerReport{
+		ID:           s.LedgerID,
+		Seq:          seq,
 		Releases:     len(s.Charges),
 		EpsilonSpent: s.Epsilon,
 		DeltaSpent:   s.Delta,

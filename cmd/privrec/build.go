@@ -19,6 +19,7 @@ import (
 	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/continuity"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
@@ -223,6 +224,13 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		return ledgerErr(f.ledger, err)
 	}
 	defer ledger.Close()
+	sum, err := ledger.Summary(time.Now())
+	if err != nil {
+		return classify(err)
+	}
+	if err := continuity.Check(f.out, sum, f.newLedger); err != nil {
+		return withCode(exitData, err)
+	}
 	model, err := release.Private(cmd.Context(), col, ledger, f.params)
 	if err != nil {
 		return classify(err)

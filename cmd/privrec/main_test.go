@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/internal/sampledata"
 )
 
@@ -60,6 +61,7 @@ func buildArgs(dir string, extra ...string) []string {
 func normalize(s, dir string) string {
 	s = strings.ReplaceAll(s, dir, "DIR")
 	for _, r := range []struct{ re, with string }{
+		{`\b[0-9a-f]{32}\b`, "LEDGER"},
 		{`release [0-9a-f]{16}`, "release RELEASE"},
 		{`"release(_id)?": "[0-9a-f]{16}"`, `"release$1": "RELEASE"`},
 		{`\b[0-9a-f]{16}\b`, "RELEASE"},
@@ -274,4 +276,40 @@ func TestBenchRuns(t *testing.T) {
 	}
 	_, err = os.Stat(filepath.Join(dir, "results", "accuracy.csv"))
 	require.NoError(t, err)
+}
+
+// Issue 10's restore scenario: a ledger restored from an older copy, or a
+// ledger swapped for another, is refused before anything is charged,
+// because the previous model's report names its ledger and its charge.
+func TestBuildRefusesALedgerBehindThePreviousModel(t *testing.T) {
+	dir := sampleFiles(t)
+	p := func(n string) string { return filepath.Join(dir, n) }
+	build := func() (int, string) {
+		code, _, stderr := privrec(t, buildArgs(dir, "--quiet")...)
+		return code, stderr
+	}
+	code, stderr := build()
+	require.Equal(t, 0, code, stderr)
+	backup, err := os.ReadFile(p("budget.ledger"))
+	require.NoError(t, err)
+	code, stderr = build()
+	require.Equal(t, 0, code, stderr)
+
+	// Restore the older copy: the model at --out was charge 2, the ledger
+	// holds 1.
+	require.NoError(t, os.WriteFile(p("budget.ledger"), backup, 0o600))
+	code, stderr = build()
+	assert.Equal(t, exitData, code)
+	assert.Contains(t, stderr, "restored from an older copy")
+	_, charges, err := dp.ReadLedgerFile(p("budget.ledger"))
+	require.NoError(t, err)
+	assert.Len(t, charges, 1, "nothing was charged")
+
+	// Another ledger: refused, unless it was created on purpose.
+	other := buildArgs(dir, "--quiet", "--ledger", p("other.ledger"), "--new-ledger")
+	code, _, stderr = privrec(t, other...)
+	require.Equal(t, 0, code, "a deliberate new ledger: %s", stderr)
+	code, stderr = build()
+	assert.Equal(t, exitData, code, "the model was charged to other.ledger")
+	assert.Contains(t, stderr, "was charged to ledger")
 }

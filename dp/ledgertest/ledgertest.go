@@ -102,6 +102,25 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
+	t.Run("HasAnIdentity", func(t *testing.T) {
+		l1, c := newLedger(t, dp.Budget{Epsilon: 1})
+		l2, _ := newLedger(t, dp.Budget{Epsilon: 1})
+		s1, err1 := l1.Summary(c.now())
+		s2, err2 := l2.Summary(c.now())
+		if err1 != nil || err2 != nil {
+			t.Fatalf("Summary: %v, %v", err1, err2)
+		}
+		if len(s1.LedgerID) < 16 || s1.LedgerID == s2.LedgerID {
+			t.Errorf("LedgerIDs %q and %q: want a random ID per ledger, at least 16 characters", s1.LedgerID, s2.LedgerID)
+		}
+		if _, err := l1.Debit(ctx, pure("r", 0.5)); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := l1.Summary(c.now()); again.LedgerID != s1.LedgerID {
+			t.Errorf("the LedgerID changed from %q to %q", s1.LedgerID, again.LedgerID)
+		}
+	})
+
 	t.Run("RefusesOverTheCap", func(t *testing.T) {
 		l, c := newLedger(t, dp.Budget{Epsilon: 2})
 		for i := range 2 {
@@ -296,6 +315,9 @@ func Run(t *testing.T, h Harness) {
 		after, err := l.Summary(c.now())
 		if err != nil {
 			t.Fatalf("Summary after reopening: %v", err)
+		}
+		if after.LedgerID != before.LedgerID {
+			t.Errorf("the LedgerID changed across the reopen: %q, was %q", after.LedgerID, before.LedgerID)
 		}
 		if len(after.Charges) != 2 || after.Epsilon != before.Epsilon || after.Budget != b {
 			t.Fatalf("after reopening: %d charges, ε = %v, cap %+v; want %d, %v, %+v",

@@ -41,6 +41,7 @@ import (
 	"github.com/privrec/privrec/beam/pipeline"
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/continuity"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
 )
@@ -226,6 +227,13 @@ func runRelease(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.R
 		return nil, err
 	}
 	defer ledger.Close()
+	sum, err := ledger.Summary(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := continuity.Check(f.out, sum, f.newLedger); err != nil {
+		return nil, err // before the debit: a restored or swapped ledger is refused
+	}
 	return pipeline.Release(ctx, ledger, opts)
 }
 
