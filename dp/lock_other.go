@@ -2,8 +2,13 @@
 
 package dp
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
-// lockFile is a no-op where flock is not available: one process per ledger
-// file is then the caller's responsibility.
-func lockFile(*os.File) error { return nil }
+// lockFile refuses where flock is not available: without a lock, two
+// processes could both debit the ledger and together overspend its cap.
+func lockFile(*os.File) error {
+	return errors.New("file ledgers need an exclusive file lock, which privrec implements on Unix only; use a Unix host or your own dp.Ledger (run dp/ledgertest on it)")
+}

@@ -1,6 +1,7 @@
 package pseudonym
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -44,6 +46,7 @@ var (
 	ErrPeriodForgotten  = errors.New("pseudonym: key period has been forgotten")
 	ErrInsecureKeyFile  = errors.New("pseudonym: key file is readable by group or others")
 	ErrInvalidSecretEnc = errors.New("pseudonym: secret is not valid hex")
+	ErrKeyringClosed    = errors.New("pseudonym: keyring is closed")
 )
 
 // ID is a pseudonym: 16 bytes of HMAC-SHA-256. Its String and Format methods
@@ -110,6 +113,7 @@ type keyring struct {
 	mu        sync.RWMutex
 	subkeys   map[Period]*macPool
 	forgotten Period // periods < forgotten are refused; math.MinInt64 when none
+	closed    bool   // Close zeroed the secret
 }
 
 // macPool hands out HMAC states keyed with one period's subkey, so that a
@@ -139,39 +143,66 @@ func New(secret []byte, opts Options) (*Keyring, error) {
 	}}, nil
 }
 
-// FromEnv reads a hex-encoded master secret from the environment variable name.
+// FromEnv reads a hex-encoded master secret from the environment variable
+// name, and unsets the variable, so that processes started afterwards do
+// not inherit the secret. A process that needs the keyring again keeps the
+// returned Keyring (it is safe for concurrent use).
 func FromEnv(name string, opts Options) (*Keyring, error) {
 	v, ok := os.LookupEnv(name)
 	if !ok || strings.TrimSpace(v) == "" {
 		return nil, fmt.Errorf("pseudonym: environment variable %s is not set", name)
 	}
+	if err := os.Unsetenv(name); err != nil {
+		return nil, fmt.Errorf("pseudonym: unset environment variable %s: %w", name, err)
+	}
 	secret, err := DecodeSecret(v)
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym: environment variable %s: %w", name, err)
 	}
+	defer clear(secret)
 	return New(secret, opts)
 }
 
 // FromFile reads a hex-encoded master secret from a file. The file must not be
-// readable, writable or executable by group or others (mode 0600 or 0400).
+// readable, writable or executable by group or others (mode 0600 or 0400)
+// and, on Unix, must be owned by the user the process runs as or by root.
+// The checks are made on the opened file, so the file cannot be swapped
+// between the check and the read.
 func FromFile(path string, opts Options) (*Keyring, error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pseudonym: key file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym: key file: %w", err)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %#o, want 0600 (chmod 600 %s)", ErrInsecureKeyFile, path, perm, path)
 	}
-	b, err := os.ReadFile(path)
+	if err := checkOwner(fi); err != nil {
+		return nil, fmt.Errorf("%w: %s %v", ErrInsecureKeyFile, path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	defer clear(b)
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym: key file: %w", err)
 	}
-	secret, err := DecodeSecret(string(b))
+	if len(b) > maxKeyFile {
+		return nil, fmt.Errorf("pseudonym: key file %s: %w", path, ErrInvalidSecretEnc)
+	}
+	secret, err := decodeSecret(b)
 	if err != nil {
 		return nil, fmt.Errorf("pseudonym: key file %s: %w", path, err)
 	}
+	defer clear(secret)
 	return New(secret, opts)
 }
+
+// maxKeyFile bounds what FromFile reads: a 1 KiB secret in hex, with room
+// for white space.
+const maxKeyFile = 4 << 10
 
 // GenerateSecret returns a new random 32-byte master secret.
 func GenerateSecret() ([]byte, error) {
@@ -185,6 +216,21 @@ func GenerateSecret() ([]byte, error) {
 // EncodeSecret returns the hex text form of a secret, as read by FromFile and
 // FromEnv, followed by a newline.
 func EncodeSecret(secret []byte) string { return hex.EncodeToString(secret) + "\n" }
+
+// decodeSecret is DecodeSecret on bytes, which the caller can zero.
+func decodeSecret(b []byte) ([]byte, error) {
+	b = bytes.TrimSpace(b)
+	secret := make([]byte, hex.DecodedLen(len(b)))
+	if _, err := hex.Decode(secret, b); err != nil {
+		clear(secret)
+		return nil, ErrInvalidSecretEnc
+	}
+	if len(secret) < MinSecretLen {
+		clear(secret)
+		return nil, ErrSecretTooShort
+	}
+	return secret, nil
+}
 
 // DecodeSecret parses the hex text form of a secret; surrounding white space
 // is ignored. The error never quotes the input.
@@ -258,6 +304,23 @@ func (k *Keyring) Forget(before Period) {
 	}
 }
 
+// Close zeroes the keyring's copy of the master secret and drops every
+// subkey; the keyring then refuses to pseudonymize (ErrKeyringClosed).
+// Call it when the process no longer needs to pseudonymize, e.g. at
+// shutdown, so that the secret does not linger in memory. Go's crypto/hmac
+// keeps keyed pads inside its states, where they cannot be zeroed; Close
+// and Forget drop those states for the garbage collector. Close is
+// idempotent and safe to call concurrently with Pseudonymize.
+func (k *Keyring) Close() {
+	s := k.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.secret)
+	s.secret = nil
+	clear(s.subkeys)
+	s.closed = true
+}
+
 // String describes the keyring without its secret.
 func (k Keyring) String() string {
 	if k.s == nil {
@@ -284,27 +347,28 @@ func (k Keyring) MarshalJSON() ([]byte, error) {
 func (s *keyring) pool(p Period) (*macPool, error) {
 	s.mu.RLock()
 	mp, ok := s.subkeys[p]
-	forgotten := s.forgotten
 	s.mu.RUnlock()
 	if ok {
 		return mp, nil
 	}
-	if p < forgotten {
+	// Derive under the write lock, which Close takes to zero the secret;
+	// it happens once per period.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil, ErrKeyringClosed
+	case p < s.forgotten:
 		return nil, ErrPeriodForgotten
+	}
+	if old, ok := s.subkeys[p]; ok {
+		return old, nil
 	}
 	sub, err := deriveSubkey(s.secret, s.opts.Purpose, p)
 	if err != nil {
 		return nil, err
 	}
 	mp = newMacPool(sub)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p < s.forgotten {
-		return nil, ErrPeriodForgotten
-	}
-	if old, ok := s.subkeys[p]; ok {
-		return old, nil
-	}
 	s.subkeys[p] = mp
 	return mp, nil
 }

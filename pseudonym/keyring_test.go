@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -266,6 +267,7 @@ func TestFromFile(t *testing.T) {
 		{"not hex", write("nothex", "zz"+strings.Repeat("0", 62), 0o600), "not valid hex"},
 		{"short", write("short", strings.Repeat("ab", 31), 0o600), "at least 32 bytes"},
 		{"empty", write("empty", "", 0o600), "at least 32 bytes"},
+		{"too large", write("large", strings.Repeat("ab", 4<<10), 0o600), "not valid hex"},
 		{"missing", filepath.Join(dir, "missing"), "no such file"},
 	}
 	for _, tc := range cases {
@@ -282,6 +284,8 @@ func TestFromEnv(t *testing.T) {
 	t.Setenv("PRIVREC_TEST_SECRET", EncodeSecret(testSecret()))
 	_, err := FromEnv("PRIVREC_TEST_SECRET", Options{})
 	require.NoError(t, err)
+	_, set := os.LookupEnv("PRIVREC_TEST_SECRET")
+	assert.False(t, set, "FromEnv leaves the secret in the environment of child processes")
 
 	t.Setenv("PRIVREC_TEST_SHORT", "abcd")
 	_, err = FromEnv("PRIVREC_TEST_SHORT", Options{})
@@ -356,4 +360,51 @@ func BenchmarkPseudonymizeParallel(b *testing.B) {
 			_, _ = k.Pseudonymize(1, "customer-17850")
 		}
 	})
+}
+
+func TestCloseZeroesTheSecret(t *testing.T) {
+	k := mustKeyring(t, Options{})
+	_, err := k.Pseudonymize(1, "alice")
+	require.NoError(t, err)
+	secret := k.s.secret
+	k.Close()
+	assert.Equal(t, make([]byte, len(secret)), secret, "Close left the secret in memory")
+	assert.Empty(t, k.s.subkeys)
+	for _, p := range []Period{1, 2} { // a derived period and a new one
+		_, err := k.Pseudonymize(p, "alice")
+		require.ErrorIs(t, err, ErrKeyringClosed)
+	}
+	k.Close() // idempotent
+}
+
+// Close may race with Pseudonymize (a shutdown while events arrive): every
+// call either succeeds or reports ErrKeyringClosed. Run with -race.
+func TestCloseWhilePseudonymizing(t *testing.T) {
+	k := mustKeyring(t, Options{})
+	want, err := mustKeyring(t, Options{}).Pseudonymize(7, "bob")
+	require.NoError(t, err)
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			for range 200 {
+				id, err := k.Pseudonymize(7, "bob")
+				if err != nil {
+					if !errors.Is(err, ErrKeyringClosed) {
+						done <- err
+						return
+					}
+					continue
+				}
+				if id != want {
+					done <- fmt.Errorf("a pseudonym changed while closing")
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	k.Close()
+	for range 4 {
+		require.NoError(t, <-done)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -89,7 +90,33 @@ func (c workerConfig) keyring() (*pseudonym.Keyring, error) {
 	if c.KeyFile != "" {
 		return pseudonym.FromFile(c.KeyFile, opts)
 	}
-	return pseudonym.FromEnv(c.KeyEnv, opts)
+	// FromEnv unsets the variable (so that processes the worker starts do
+	// not inherit the secret), and one worker process sets up many DoFns:
+	// the first reads the environment, the others share its keyring.
+	envKeyrings.Lock()
+	defer envKeyrings.Unlock()
+	key := envKeyring{c.KeyEnv, opts.PeriodLength, opts.Epoch.UnixNano()}
+	if kr, ok := envKeyrings.m[key]; ok {
+		return kr, nil
+	}
+	kr, err := pseudonym.FromEnv(c.KeyEnv, opts)
+	if err != nil {
+		return nil, err
+	}
+	envKeyrings.m[key] = kr
+	return kr, nil
+}
+
+// envKeyrings are the keyrings this process read from the environment.
+var envKeyrings = struct {
+	sync.Mutex
+	m map[envKeyring]*pseudonym.Keyring
+}{m: map[envKeyring]*pseudonym.Keyring{}}
+
+type envKeyring struct {
+	name   string
+	period time.Duration
+	epoch  int64
 }
 
 func (c workerConfig) kinds() []events.Kind {

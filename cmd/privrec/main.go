@@ -24,9 +24,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/privrec/privrec/internal/nocore"
 )
 
 func main() {
+	// A crash must not dump the master secret or pseudonyms to disk.
+	if err := nocore.Disable(); err != nil {
+		fmt.Fprintln(os.Stderr, "privrec: warning:", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -22,6 +22,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/privrec/privrec/internal/nocore"
 )
 
 func main() {
@@ -29,6 +31,10 @@ func main() {
 	eps := flag.Float64("epsilon", 4, "ε of the model's release")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// The shop holds the master secret: a crash must not dump it to disk.
+	if err := nocore.Disable(); err != nil {
+		log.Warn("could not disable core dumps", "error", err.Error())
+	}
 	if err := run(*addr, *eps, log); err != nil {
 		fmt.Fprintln(os.Stderr, "shop:", err)
 		os.Exit(1)

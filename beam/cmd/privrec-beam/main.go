@@ -42,6 +42,7 @@ import (
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/internal/continuity"
+	"github.com/privrec/privrec/internal/nocore"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
 )
@@ -56,6 +57,10 @@ const (
 func main() {
 	flag.Usage = usage
 	flag.Parse()
+	// Workers hold the master secret and pseudonyms: no core dumps.
+	if err := nocore.Disable(); err != nil {
+		fmt.Fprintln(os.Stderr, "privrec-beam: warning:", err)
+	}
 	beam.Init() // a worker started by a cluster runner never returns from here
 	os.Exit(run(context.Background(), cli, os.Stdout, os.Stderr))
 }
