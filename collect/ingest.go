@@ -53,6 +53,10 @@ func (in *Ingestor) Add(e events.Event) error {
 	return in.c.add(id, idx)
 }
 
+// Sync flushes the collector's window state to the disk (Collector.Sync):
+// the events added before it then survive a power failure.
+func (in *Ingestor) Sync() error { return in.c.Sync() }
+
 // admit validates e and pseudonymizes its user ID.
 func (in *Ingestor) admit(e events.Event) (pseudonym.ID, uint32, error) {
 	idx, err := in.c.check(e.Item, e.Kind, e.Time)

@@ -56,6 +56,30 @@ type windowStore struct {
 	buf  [stateRecordLen]byte
 }
 
+// tempSuffix follows a state file's name in the name of the temporary file
+// a rewrite writes before renaming it over the state file, so that a
+// leftover can be told apart and removed with its window.
+const tempSuffix = ".tmp-"
+
+// removeTemps removes the temporary files of interrupted rewrites of the
+// state file at path.
+func removeTemps(path string) error {
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("collect: state dir: %w", err)
+	}
+	prefix := filepath.Base(path) + tempSuffix
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) || e.IsDir() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(filepath.Dir(path), e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("collect: remove leftover window state: %w", err)
+		}
+	}
+	return nil
+}
+
 // stateFile returns the name of the state file of window w in dir.
 func stateFile(dir string, w recommend.Window) string {
 	return filepath.Join(dir, fmt.Sprintf("window-%d-%d.state", w.Start.Unix(), w.End.Unix()))
@@ -84,6 +108,11 @@ func (c *Collector) openStore(dir string, keyGiven bool) error {
 		return fmt.Errorf("collect: state dir: %w", err)
 	}
 	path := stateFile(dir, c.opts.Window)
+	// A rewrite killed between creating its temporary file and renaming it
+	// leaves the file behind; it holds pseudonyms, so it goes.
+	if err := removeTemps(path); err != nil {
+		return err
+	}
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -153,7 +182,7 @@ func (c *Collector) openStore(dir string, keyGiven bool) error {
 // writeState writes the whole in-memory state to a new file and swaps it in
 // atomically. The caller holds every shard lock (or is the only user).
 func (c *Collector) writeState(path string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".window-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+tempSuffix+"*")
 	if err != nil {
 		return fmt.Errorf("collect: write window state: %w", err)
 	}
@@ -183,6 +212,10 @@ func (c *Collector) writeState(path string) error {
 		return fmt.Errorf("collect: write window state: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
+		tmp.Close()
+		return fmt.Errorf("collect: write window state: %w", err)
+	}
+	if err := fsutil.SyncDir(filepath.Dir(path)); err != nil {
 		tmp.Close()
 		return fmt.Errorf("collect: write window state: %w", err)
 	}
@@ -295,6 +328,11 @@ func PurgeStateFiles(dir string, cutoff time.Time) ([]string, error) {
 	for _, e := range entries {
 		var start, end int64
 		if _, err := fmt.Sscanf(e.Name(), "window-%d-%d.state", &start, &end); err != nil || e.IsDir() {
+			continue
+		}
+		// The state file itself, or a temporary file of an interrupted
+		// rewrite of it.
+		if base := fmt.Sprintf("window-%d-%d.state", start, end); e.Name() != base && !strings.HasPrefix(e.Name(), base+tempSuffix) {
 			continue
 		}
 		if time.Unix(end, 0).After(cutoff) {

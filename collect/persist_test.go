@@ -178,15 +178,36 @@ func TestPurgeStateFiles(t *testing.T) {
 	for d := range 5 {
 		w := recommend.Window{Start: testStart.Add(time.Duration(d) * day), End: testStart.Add(time.Duration(d+1) * day)}
 		require.NoError(t, os.WriteFile(stateFile(dir, w), []byte("x"), 0o600))
+		// A rewrite killed before its rename leaves a temporary file, which
+		// holds pseudonyms too.
+		require.NoError(t, os.WriteFile(stateFile(dir, w)+tempSuffix+"123", []byte("x"), 0o600))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "other.txt"), []byte("x"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "window-1-2.statement"), []byte("x"), 0o600))
 	// Retention of two days at testStart+5d: windows that ended by +3d go.
 	removed, err := PurgeStateFiles(dir, testStart.Add(3*day))
 	require.NoError(t, err)
-	assert.Len(t, removed, 3)
+	assert.Len(t, removed, 6, "three windows' state files and their leftover temporary files")
 	left, err := os.ReadDir(dir)
 	require.NoError(t, err)
-	assert.Len(t, left, 3, "two recent windows and the unrelated file")
+	assert.Len(t, left, 6, "two recent windows with their temporary files, and the unrelated files")
+}
+
+// A collector opening its window removes the temporary files of rewrites
+// that were killed before their rename, and keeps other windows' files.
+func TestOpenRemovesLeftoverTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	c := persistentCollector(t, testCatalog(t), dir, 4)
+	require.NoError(t, c.Close())
+	mine := stateFile(dir, testWindow) + tempSuffix + "42"
+	other := stateFile(dir, recommend.Window{Start: testStart.Add(-time.Hour), End: testStart}) + tempSuffix + "42"
+	for _, p := range []string{mine, other} {
+		require.NoError(t, os.WriteFile(p, []byte("pseudonyms"), 0o600))
+	}
+	c = persistentCollector(t, testCatalog(t), dir, 4)
+	t.Cleanup(func() { c.Close() })
+	assert.NoFileExists(t, mine)
+	assert.FileExists(t, other)
 }
 
 // TestStateKillHelper is the child of TestStateSurvivesSIGKILL: it replays

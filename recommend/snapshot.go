@@ -186,11 +186,21 @@ func ReadModel(r io.Reader) (*Model, error) {
 }
 
 // SaveModel writes the snapshot to path atomically: to a temporary file in
-// the same directory, fsync'd, renamed over path, and the directory
-// fsync'd.
+// the same directory (named after path, ".tmp-" and a random suffix),
+// fsync'd, renamed over path, and the directory fsync'd. Temporary files
+// left by an earlier SaveModel to path that was killed before its rename
+// are removed first.
 func SaveModel(m *Model, path string) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".privrec-model-*")
+	prefix := filepath.Base(path) + ".tmp-"
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), prefix) && !e.IsDir() {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	f, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return fmt.Errorf("recommend: save model: %w", err)
 	}

@@ -46,10 +46,18 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	assert.Equal(t, []string{"even", "odd"}, got.Catalog().Categories())
 
 	path := filepath.Join(t.TempDir(), "model.prm")
+	// A save killed before its rename left a temporary file; another
+	// model's is not ours to remove.
+	leftover, others := path+".tmp-123", filepath.Join(filepath.Dir(path), "other.prm.tmp-123")
+	for _, p := range []string{leftover, others} {
+		require.NoError(t, os.WriteFile(p, []byte("partial"), 0o600))
+	}
 	require.NoError(t, recommend.SaveModel(m, path))
 	loaded, err := recommend.LoadModel(path)
 	require.NoError(t, err)
 	assertSameModel(t, m, loaded)
+	assert.NoFileExists(t, leftover)
+	require.NoError(t, os.Remove(others))
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file left behind")

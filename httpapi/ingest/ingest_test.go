@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,12 +11,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/pseudonym"
+	"github.com/privrec/privrec/recommend"
 )
 
 func do(t testing.TB, method, url, contentType, body string) (int, []byte) {
@@ -155,4 +159,111 @@ func TestAcceptsWhatFilesAccept(t *testing.T) {
 	}
 	assert.Equal(t, fromFile, overHTTP)
 	assert.Equal(t, 4, resp.Accepted)
+}
+
+// syncingSink records, for each Sync, how many events it had been given.
+type syncingSink struct {
+	recordingSink
+	syncedAt []int
+	fail     error
+}
+
+func (s *syncingSink) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.syncedAt = append(s.syncedAt, len(s.events))
+	return s.fail
+}
+
+// An acknowledgement means the accepted events were synced first; a
+// failed sync fails the request; NoSync and requests with nothing
+// accepted do not sync.
+func TestIngestSyncsBeforeAcknowledging(t *testing.T) {
+	event := `{"user":"alice@example.com","item":"22697","time":"2026-11-29T10:00:00Z"}`
+	bad := `{"user":"bob@example.com","item":"bad","time":"2026-11-29T10:00:00Z"}`
+	quiet := slog.New(slog.DiscardHandler)
+	for _, tc := range []struct {
+		name       string
+		noSync     bool
+		fail       error
+		body       string
+		wantStatus int
+		wantSyncs  []int
+	}{
+		{"two events", false, nil, `{"events":[` + event + `,` + event + `]}`, http.StatusOK, []int{2}},
+		{"nothing accepted", false, nil, `{"events":[` + bad + `]}`, http.StatusOK, nil},
+		{"no sync", true, nil, `{"events":[` + event + `]}`, http.StatusOK, nil},
+		{"sync fails", false, io.ErrShortWrite, `{"events":[` + event + `]}`, http.StatusInternalServerError, []int{1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sink := &syncingSink{fail: tc.fail}
+			srv := httptest.NewServer(NewHandler(sink, Options{Logger: quiet, NoSync: tc.noSync}))
+			defer srv.Close()
+			status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", tc.body)
+			assert.Equal(t, tc.wantStatus, status, "%s", body)
+			assert.Equal(t, tc.wantSyncs, sink.syncedAt)
+			if tc.fail != nil {
+				assert.Contains(t, string(body), "sending the request again is safe")
+			}
+		})
+	}
+}
+
+// BenchmarkIngestHandler measures a request of 100 events into a
+// collector with a state file, acknowledged after an fsync (the default)
+// and without one.
+func BenchmarkIngestHandler(b *testing.B) {
+	for _, noSync := range []bool{false, true} {
+		name := "fsync"
+		if noSync {
+			name = "nosync"
+		}
+		b.Run(name, func(b *testing.B) {
+			ing := benchIngestor(b)
+			h := NewHandler(ing, Options{NoSync: noSync, Logger: slog.New(slog.DiscardHandler)})
+			var body strings.Builder
+			body.WriteString(`{"events":[`)
+			for i := range 100 {
+				if i > 0 {
+					body.WriteByte(',')
+				}
+				fmt.Fprintf(&body, `{"user":"user-%d","item":"i%02d","time":"2026-11-29T10:00:00Z"}`, i, i%20)
+			}
+			body.WriteString(`]}`)
+			payload := body.String()
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/v1/events", strings.NewReader(payload))
+				req.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/100, "ns/event")
+		})
+	}
+}
+
+// benchIngestor is an ingestor over a 20-item catalog whose collector
+// keeps its window state in a file.
+func benchIngestor(b *testing.B) *collect.Ingestor {
+	b.Helper()
+	items := make([]recommend.Item, 20)
+	for i := range items {
+		items[i] = recommend.Item{ID: fmt.Sprintf("i%02d", i)}
+	}
+	cat, err := recommend.NewCatalog(items)
+	require.NoError(b, err)
+	kr, err := pseudonym.New(bytes.Repeat([]byte{7}, 32), pseudonym.Options{PeriodLength: 7 * 24 * time.Hour})
+	require.NoError(b, err)
+	start, end := kr.Bounds(kr.Period(time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)))
+	col, err := collect.New(cat, collect.Options{Window: recommend.Window{Start: start, End: end}, StateDir: b.TempDir(),
+		MaxClockSkew: -1, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(b, err)
+	b.Cleanup(func() { col.Close() })
+	ing, err := collect.NewIngestor(col, kr)
+	require.NoError(b, err)
+	return ing
 }
