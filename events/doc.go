@@ -14,4 +14,11 @@
 // not stored. [Reader] streams a file; [LineParser] parses single lines for
 // engines that split their input themselves; [DecodeJSON] decodes one JSON
 // event, with the same rules for files and HTTP request bodies.
+//
+// Every format holds one event per line. CSV fields may be quoted (RFC
+// 4180, "" for a quote inside quotes), but a quoted field may not span
+// lines: a stray or unbalanced quote makes its own line a bad line
+// (*ParseError) and the reader goes on with the next, as does a line longer
+// than MaxLineBytes. [Reader] and [LineParser] split lines the same way, so
+// a file reads the same in one process and on a Beam cluster.
 package events

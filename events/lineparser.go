@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/csv"
 	"errors"
 	"strings"
 )
@@ -34,9 +33,11 @@ func NewLineParser(f Format, header string, opts ReaderOptions) (*LineParser, er
 	if !ok {
 		return nil, errors.New("events: unknown format")
 	}
-	r := csv.NewReader(strings.NewReader(header))
-	r.FieldsPerRecord = -1
-	rec, err := r.Read()
+	header = strings.TrimRight(header, "\r\n")
+	if header == "" {
+		return nil, errors.New("events: empty or unreadable header line")
+	}
+	rec, _, err := splitCSVLine(header, nil)
 	if err != nil {
 		return nil, errors.New("events: empty or unreadable header line")
 	}
@@ -67,15 +68,9 @@ func (p *LineParser) Parse(line string) (e Event, skip bool, err error) {
 		return Event{}, true, nil
 	}
 	// Spaces belong to the fields, as in a stream; only a line ending goes.
-	r := csv.NewReader(strings.NewReader(strings.TrimRight(line, "\r\n")))
-	r.FieldsPerRecord = -1
-	rec, err := r.Read()
+	rec, col, err := splitCSVLine(strings.TrimRight(line, "\r\n"), nil)
 	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return Event{}, false, &ParseError{Column: pe.Column, Err: pe.Err}
-		}
-		return Event{}, false, &ParseError{Err: err}
+		return Event{}, false, &ParseError{Column: col, Err: err}
 	}
 	p.cols.line = 0
 	return p.csvf.event(rec, p.cols, p.opts)

@@ -3,10 +3,10 @@ package events
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -36,7 +36,8 @@ type Reader struct {
 	format  Format
 	opts    ReaderOptions
 	csvf    csvFormat      // nil for JSON Lines
-	csv     *csv.Reader    // CSV formats
+	csv     *bufio.Reader  // CSV formats, read line by line
+	rec     []string       // the current CSV record's fields, reused
 	lines   *bufio.Scanner // JSON Lines
 	cols    *columns
 	line    int
@@ -49,9 +50,7 @@ func NewReader(r io.Reader, f Format, opts ReaderOptions) *Reader {
 	er := &Reader{format: f, opts: opts.withDefaults()}
 	if cf, ok := csvFormatOf(f); ok {
 		er.csvf = cf
-		er.csv = csv.NewReader(r)
-		er.csv.FieldsPerRecord = -1
-		er.csv.ReuseRecord = true
+		er.csv = bufio.NewReaderSize(r, MaxLineBytes)
 		return er
 	}
 	if f != FormatJSONLines {
@@ -88,20 +87,10 @@ func (er *Reader) Next() (Event, error) {
 		}
 	}
 	for {
-		rec, err := er.csv.Read()
-		if err == io.EOF {
-			return Event{}, io.EOF
-		}
+		rec, err := er.readCSV()
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				er.line = pe.Line
-				return Event{}, &ParseError{Line: pe.Line, Column: pe.Column, Err: pe.Err}
-			}
-			er.err = fmt.Errorf("events: %w", err)
-			return Event{}, er.err
+			return Event{}, err
 		}
-		er.line, _ = er.csv.FieldPos(0)
 		er.cols.line = er.line
 		e, skip, err := er.csvf.event(rec, er.cols, er.opts)
 		if skip {
@@ -113,16 +102,53 @@ func (er *Reader) Next() (Event, error) {
 }
 
 func (er *Reader) header() error {
-	rec, err := er.csv.Read()
+	rec, err := er.readCSV()
 	if err == io.EOF {
 		return errors.New("events: empty input (no header)")
 	}
 	if err != nil {
 		return fmt.Errorf("events: header: %w", err)
 	}
-	er.line = 1
 	er.cols, err = parseHeader(rec, er.csvf, er.opts)
 	return err
+}
+
+// readCSV reads the next non-blank line and splits it into fields. A bad
+// line, or one longer than MaxLineBytes, is a *ParseError for that line
+// alone: one record per line, so a stray quote cannot swallow the lines
+// after it. Other errors end the stream.
+func (er *Reader) readCSV() ([]string, error) {
+	for {
+		line, err := er.csv.ReadSlice('\n')
+		if len(line) == 0 && err == io.EOF {
+			return nil, io.EOF
+		}
+		er.line++
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) { // skip the rest of the line
+				_, err = er.csv.ReadSlice('\n')
+			}
+			if err != nil && err != io.EOF {
+				er.err = fmt.Errorf("events: %w", err)
+				return nil, er.err
+			}
+			return nil, &ParseError{Line: er.line, Err: errors.New("line too long")}
+		}
+		if err != nil && err != io.EOF {
+			er.err = fmt.Errorf("events: %w", err)
+			return nil, er.err
+		}
+		text := strings.TrimRight(string(line), "\r\n")
+		if text == "" {
+			continue // encoding/csv skips empty lines too
+		}
+		rec, col, serr := splitCSVLine(text, er.rec)
+		er.rec = rec
+		if serr != nil {
+			return nil, &ParseError{Line: er.line, Column: col, Err: serr}
+		}
+		return rec, nil
+	}
 }
 
 func (er *Reader) nextJSON() (Event, error) {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -189,4 +190,55 @@ func FuzzReaderOnlineRetail(f *testing.F) {
 	fuzzReader(f, FormatOnlineRetail,
 		"InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n536365,85123A,X,6,2010-12-01 08:26:00,2.55,17850.0,UK\n",
 		"InvoiceNo,StockCode,Quantity,InvoiceDate,CustomerID\nC1,a,1,2010-12-01,1\n")
+}
+
+// One record per line: a stray quote spoils its own line, never the lines
+// after it, and an over-long line is one bad line too.
+func TestStrayQuoteSpoilsOnlyItsLine(t *testing.T) {
+	input := "user,item,time\n" +
+		"u1,i01,2026-11-02T10:00:00Z\n" +
+		"\"u2,i02,2026-11-02T10:00:00Z\n" +
+		"u3,i0\"3,2026-11-02T10:00:00Z\n" +
+		"u4," + strings.Repeat("x", MaxLineBytes) + ",2026-11-02T10:00:00Z\n" +
+		"\n" +
+		"u5,i05,2026-11-02T10:00:00Z"
+	r := NewReader(strings.NewReader(input), FormatCSV, ReaderOptions{})
+	var got []string
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			got = append(got, fmt.Sprintf("line %d: error", pe.Line))
+			continue
+		}
+		require.NoError(t, err)
+		got = append(got, fmt.Sprintf("line %d: %s", r.Line(), e.Item))
+	}
+	assert.Equal(t, []string{"line 2: i01", "line 3: error", "line 4: error", "line 5: error", "line 7: i05"}, got)
+}
+
+// BenchmarkReaderCSV reads the embedded-sample-sized CSV stream: the cost
+// of reading, splitting and checking one event.
+func BenchmarkReaderCSV(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("user,item,kind,time\n")
+	for i := range 10000 {
+		fmt.Fprintf(&sb, "user-%d,item-%d,purchase,2026-11-02T10:00:00Z\n", i%977, i%313)
+	}
+	input := sb.String()
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewReader(strings.NewReader(input), FormatCSV, ReaderOptions{})
+		for {
+			if _, err := r.Next(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/event")
 }
