@@ -18,7 +18,8 @@ import (
 // and noisy in the other. No other test notices, because zeros are what a
 // recommender looks at least.
 //
-// Every user's items are among the first 5 of the 20-item test catalog, so
+// Every user's items are among the first 5 of the 20-item test catalog
+// (kept weighted, Keep = 16 for K = 4, and unweighted, Keep = K), so
 // the other 15 item counts, and every head pair with one of them, are 0.
 // Over 400 releases that is 6,000 zero item counts and 72,000 zero pair
 // counts per configuration (fewer pairs when Auto chooses a smaller head or
@@ -41,6 +42,16 @@ func TestEveryReleasedValueCarriesNoise(t *testing.T) {
 	}
 	st := take(t, c)
 	t.Cleanup(st.Wipe)
+	// The same window kept unweighted (Keep = K = 4): integer counts, the
+	// DP library's integer noise.
+	c4 := testCollector(t, cat, 4)
+	for u := range 300 {
+		for j := range 1 + u%used {
+			add(t, c4, u, fmt.Sprintf("i%02d", (u+j)%used))
+		}
+	}
+	st4 := take(t, c4)
+	t.Cleanup(st4.Wipe)
 
 	for _, tc := range []struct {
 		name string
@@ -50,12 +61,16 @@ func TestEveryReleasedValueCarriesNoise(t *testing.T) {
 		{"popularity+pairs", Options{Epsilon: 1, Delta: 1e-6, K: 4, HeadSize: 20, Mechanisms: Popularity | Pairs}},
 		{"popularity+categories", Options{Epsilon: 1, Delta: 1e-6, K: 4, Mechanisms: Popularity | Categories}},
 		{"laplace", Options{Epsilon: 1, K: 4, HeadSize: 20, Noise: dp.Laplace, Mechanisms: Popularity | Pairs}},
+		{"unweighted", Options{Epsilon: 1, Delta: 1e-6, K: 4, Keep: 4, HeadSize: 20, Mechanisms: Popularity | Pairs}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.o
 			o.Logger = quiet
+			window := st4
+			if o.Keep == 0 {
+				o.Keep, window = 16, st
+			}
 			o = o.WithDefaults()
-			o.Keep = 16
 			plan, err := o.Plan(cat)
 			require.NoError(t, err)
 			type moments struct{ n, sum, sumSq, sigma float64 }
@@ -74,7 +89,7 @@ func TestEveryReleasedValueCarriesNoise(t *testing.T) {
 			fixed := map[string][][]float64{} // part → value index → released values
 			for range releases {
 				b := newBuilder(cat, o, plan)
-				b.st = st
+				b.st = window
 				b.observe = func(ob observation) {
 					switch ob.part {
 					case partCategories, partBaskets:

@@ -1,0 +1,149 @@
+//go:build ignore
+
+// Mutants applies, one at a time, deliberate bugs in privrec's privacy and
+// safety code, and checks that a test catches each: a change that blinds
+// a test shows up here as a surviving mutant. Run from the repository
+// root: go run .ci/mutants.go (CI does; a few minutes). Every mutant names
+// the exact text it replaces, so a mutant that no longer applies fails the
+// run too: update the list with the code.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"time"
+)
+
+// A mutant replaces old by new in file (exactly one occurrence); go test
+// -run tests in pkg must then fail.
+type mutant struct {
+	name, file, old, new, pkg, tests string
+}
+
+// also holds the second replacement of the mutants that need one.
+var also = map[string][2]string{
+	"pseudonym in a log line, base64": {"import (\n", "import (\n\t\"encoding/base64\"\n\t\"log/slog\"\n"},
+}
+
+var mutants = []mutant{
+	{"noise skips zero counts", "release/counter.go",
+		"\t\tfor i, x := range sums {\n\t\t\ty, err := c.Noisy(int64(x))",
+		"\t\tfor i, x := range sums {\n\t\t\tif x == 0 {\n\t\t\t\tcontinue\n\t\t\t}\n\t\t\ty, err := c.Noisy(int64(x))",
+		"./release", "TestEveryReleasedValueCarriesNoise"},
+	{"category user count left exact", "release/categories.go",
+		"noisyUsers, err := ctr.Noisy(users)", "noisyUsers, err := users, error(nil)",
+		"./release", "TestEveryReleasedValueCarriesNoise"},
+	{"pair sensitivity K(K-1)/4", "release/options.go",
+		"return int64(k) * int64(k-1) / 2", "return int64(k) * int64(k-1) / 4",
+		"./release", "TestPlanParts"},
+	{"release keeps the window state", "release/release.go",
+		"\tdefer st.Wipe()\n\tif tookState != nil {\n\t\ttookState(st)\n\t}\n\to.Logger",
+		"\tif tookState != nil {\n\t\ttookState(st)\n\t}\n\to.Logger",
+		"./release", "TestReleasesWipeTheState"},
+	{"Wipe leaves overflow lists", "collect/state.go",
+		"\t\t\tclear(o)\n", "\t\t\t_ = o\n",
+		"./collect", "TestWipeZeroesOverflowLists"},
+	{"bottom-K keeps one item too many", "collect/collector.go",
+		"\tif n < c.k {\n\t\treturn n, false", "\tif n < c.k+1 {\n\t\treturn n, false",
+		"./collect", "TestCollector"},
+	{"leftover temporary state kept", "collect/persist.go",
+		"\tif err := removeTemps(path); err != nil {\n\t\treturn err\n\t}\n", "",
+		"./collect", "TestOpenRemovesLeftoverTemporaryFiles"},
+	{"purge misses temporary state", "collect/persist.go",
+		"e.Name() != base && !strings.HasPrefix(e.Name(), base+tempSuffix)", "e.Name() != base",
+		"./collect", "TestPurgeStateFiles"},
+	{"pseudonym in a log line, base64", "collect/ingest.go",
+		"\tid, err := in.kr.Pseudonymize(in.period, e.UserID)\n\tif err != nil {\n\t\treturn pseudonym.ID{}, 0, err\n\t}\n\treturn id, idx, nil",
+		"\tid, err := in.kr.Pseudonymize(in.period, e.UserID)\n\tif err != nil {\n\t\treturn pseudonym.ID{}, 0, err\n\t}\n\tif idx%97 == 0 {\n\t\tslog.Debug(\"admitted\", \"subject\", base64.StdEncoding.EncodeToString(id[:]))\n\t}\n\treturn id, idx, nil",
+		"./internal/trusttest", "TestNoIdentifierOrKeyInAnyArtefact"},
+	{"ledger fsync removed", "dp/fileledger.go",
+		"\treturn syncFile(f)\n}", "\treturn nil\n}",
+		"./dp", "TestLedgerSyncsEveryRecord"},
+	{"ε cap relaxed by 0.5%", "dp/ledger.go",
+		"s.Epsilon > b.Epsilon*(1+1e-12)", "s.Epsilon > b.Epsilon*1.005",
+		"./dp", "Conformance"},
+	{"caller dates the charge", "dp/ledger.go",
+		"\tc.At = now.UTC()\n\treturn nil", "\tif c.At.IsZero() {\n\t\tc.At = now\n\t}\n\tc.At = c.At.UTC()\n\treturn nil",
+		"./dp", "Conformance"},
+	{"ledger created on open", "dp/fileledger.go",
+		"\tif opts.Create {\n\t\tflags |= os.O_CREATE\n\t}", "\tflags |= os.O_CREATE",
+		"./dp", "TestLedgerIsCreatedOnlyWhenAsked"},
+	{"restored ledger accepted", "internal/continuity/continuity.go",
+		"if prev.Seq > uint64(s.AllCharges) {", "if false && prev.Seq > uint64(s.AllCharges) {",
+		"./cmd/privrec", "TestBuildRefusesALedgerBehindThePreviousModel"},
+	{"secret not zeroed at Close", "pseudonym/keyring.go",
+		"\tclear(s.secret)\n\ts.secret = nil", "\ts.secret = nil",
+		"./pseudonym", "TestCloseZeroesTheSecret"},
+	{"secret left in the environment", "pseudonym/keyring.go",
+		"if err := os.Unsetenv(name); err != nil {", "if err := error(nil); err != nil {",
+		"./pseudonym", "TestFromEnv"},
+	{"key file owner ignored", "pseudonym/owner_unix.go",
+		"if uid := os.Geteuid(); int(st.Uid) != uid && st.Uid != 0 {", "if uid := os.Geteuid(); false && int(st.Uid) != uid {",
+		"./pseudonym", "TestCheckOwner"},
+	{"ingest acknowledges before fsync", "httpapi/ingest/ingest.go",
+		"if s, ok := sink.(Syncer); ok && !opts.NoSync && resp.Accepted > 0 {", "if s, ok := sink.(Syncer); ok && false {",
+		"./httpapi/ingest", "TestIngestSyncsBeforeAcknowledging"},
+}
+
+func main() {
+	// Restore the file being mutated if the run is interrupted.
+	var restore func()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	go func() {
+		<-sig
+		if restore != nil {
+			restore()
+		}
+		os.Exit(2)
+	}()
+	survived, stale := 0, 0
+	for _, m := range mutants {
+		orig, err := os.ReadFile(m.file)
+		if err != nil {
+			fmt.Printf("STALE    %s: %v\n", m.name, err)
+			stale++
+			continue
+		}
+		if n := bytes.Count(orig, []byte(m.old)); n != 1 {
+			fmt.Printf("STALE    %s: %q occurs %d times in %s\n", m.name, m.old, n, m.file)
+			stale++
+			continue
+		}
+		mutated := bytes.Replace(orig, []byte(m.old), []byte(m.new), 1)
+		if a, ok := also[m.name]; ok {
+			if n := bytes.Count(mutated, []byte(a[0])); n != 1 {
+				fmt.Printf("STALE    %s: %q occurs %d times in %s\n", m.name, a[0], n, m.file)
+				stale++
+				continue
+			}
+			mutated = bytes.Replace(mutated, []byte(a[0]), []byte(a[1]), 1)
+		}
+		restore = func() { os.WriteFile(m.file, orig, 0o644) }
+		if err := os.WriteFile(m.file, mutated, 0o644); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		start := time.Now()
+		out, err := exec.Command("go", "test", "-count=1", "-run", m.tests, m.pkg).CombinedOutput()
+		restore()
+		restore = nil
+		switch {
+		case err == nil:
+			fmt.Printf("SURVIVED %s (%s, %s): no test failed\n", m.name, m.pkg, m.tests)
+			survived++
+		case bytes.Contains(out, []byte("[build failed]")) || bytes.Contains(out, []byte("[setup failed]")):
+			fmt.Printf("STALE    %s: the mutant does not compile:\n%s\n", m.name, out)
+			stale++
+		default:
+			fmt.Printf("caught   %s (%s, %.0fs)\n", m.name, m.tests, time.Since(start).Seconds())
+		}
+	}
+	fmt.Printf("%d mutants: %d caught, %d survived, %d stale\n", len(mutants), len(mutants)-survived-stale, survived, stale)
+	if survived+stale > 0 {
+		os.Exit(1)
+	}
+}
