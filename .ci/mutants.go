@@ -25,6 +25,7 @@ type mutant struct {
 
 // also holds the second replacement of the mutants that need one.
 var also = map[string][2]string{
+	"δ cap relaxed by 50%":            {"\tif s.Total.Delta > b.Delta {\n\t\treturn fmt.Errorf(", "\tif s.Total.Delta > 1.5*b.Delta {\n\t\treturn fmt.Errorf("},
 	"pseudonym in a log line, base64": {"import (\n", "import (\n\t\"encoding/base64\"\n\t\"log/slog\"\n"},
 }
 
@@ -65,6 +66,15 @@ var mutants = []mutant{
 	{"ε cap relaxed by 0.5%", "dp/ledger.go",
 		"s.Epsilon > b.Epsilon*(1+1e-12)", "s.Epsilon > b.Epsilon*1.005",
 		"./dp", "Conformance"},
+	{"δ cap relaxed by 50%", "dp/ledger.go",
+		"\tif s.Total.Delta > b.Delta {\n\t\ts.Epsilon = math.Inf(1)", "\tif s.Total.Delta > 1.5*b.Delta {\n\t\ts.Epsilon = math.Inf(1)",
+		"./dp", "Conformance"},
+	{"noise calibrated for 4ε (σ about a quarter)", "dp/counter.go",
+		"y, err := c.nz.AddNoiseFloat64(x, c.l0, c.lInf, c.eps, c.delta)", "y, err := c.nz.AddNoiseFloat64(x, c.l0, c.lInf, 4*c.eps, c.delta)",
+		"./dp", "TestNoiseHasPromisedStandardDeviation"},
+	{"a person's repeated item counted twice", "collect/collector.go",
+		"\t\tif it == idx {\n\t\t\treturn 0, true\n\t\t}", "\t\tif false && it == idx {\n\t\t\treturn 0, true\n\t\t}",
+		"./collect", "TestCollector"},
 	{"caller dates the charge", "dp/ledger.go",
 		"\tc.At = now.UTC()\n\treturn nil", "\tif c.At.IsZero() {\n\t\tc.At = now\n\t}\n\tc.At = c.At.UTC()\n\treturn nil",
 		"./dp", "Conformance"},
