@@ -288,7 +288,8 @@ func (k *Keyring) Pseudonymize(p Period, userID string) (ID, error) {
 }
 
 // Forget drops the subkeys of every period before p and refuses those periods
-// from now on. It bounds how long this process can link events to a period;
+// from now on. (privrec holds no copy of a subkey's bytes: each is zeroed
+// once its HMAC state is keyed; Forget drops those states.) It bounds how long this process can link events to a period;
 // it cannot take the master secret away from whoever holds it.
 func (k *Keyring) Forget(before Period) {
 	s := k.s
@@ -368,15 +369,33 @@ func (s *keyring) pool(p Period) (*macPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	mp = newMacPool(sub)
+	mp, err = newMacPool(sub)
+	if err != nil {
+		return nil, err
+	}
 	s.subkeys[p] = mp
 	return mp, nil
 }
 
-func newMacPool(key []byte) *macPool {
+// newMacPool keys an HMAC-SHA-256 template with key and zeroes key: new
+// states are clones of the template, so privrec keeps no copy of a subkey
+// (only crypto/hmac's keyed pads inside the template and its clones, which
+// Forget and Close drop).
+func newMacPool(key []byte) (*macPool, error) {
+	tmpl, ok := hmac.New(sha256.New, key).(hash.Cloner)
+	clear(key)
+	if !ok {
+		return nil, errors.New("pseudonym: HMAC-SHA-256 cannot be cloned")
+	}
+	if _, err := tmpl.Clone(); err != nil {
+		return nil, fmt.Errorf("pseudonym: HMAC-SHA-256 cannot be cloned: %w", err)
+	}
 	mp := &macPool{}
-	mp.pool.New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
-	return mp
+	mp.pool.New = func() any {
+		c, _ := tmpl.Clone() // cannot fail: checked above, and the template never changes
+		return &macState{h: c}
+	}
+	return mp, nil
 }
 
 // mac writes the first len(out) bytes of HMAC-SHA-256(key, msg) to out
