@@ -79,14 +79,6 @@ func describe(e Event, err error) string {
 	return fmt.Sprintf("%s %s %v %s", e.UserID, e.Item, e.Kind, e.Time.Format(time.RFC3339))
 }
 
-func mustLineParser(t *testing.T, f Format, header string) *LineParser {
-	lp, err := NewLineParser(f, header, ReaderOptions{})
-	if err != nil {
-		t.Skip()
-	}
-	return lp
-}
-
 // FuzzLineParser checks that a line parsed alone gives what the stream reader
 // gives for the same line after the same header, and never panics.
 func FuzzLineParser(f *testing.F) {

@@ -25,6 +25,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs" // gs:// paths
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/flink"
@@ -43,6 +45,7 @@ import (
 	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/internal/continuity"
 	"github.com/privrec/privrec/internal/nocore"
+	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
 )
@@ -88,6 +91,7 @@ type cliFlags struct {
 	mechanism, mechanisms                    string
 	out, tempDir                             string
 	nonPrivate, jsonOut                      bool
+	timeout                                  time.Duration
 }
 
 // flags registers privrec's flags on fs (Beam's are already on the
@@ -118,6 +122,7 @@ func flags(fs *flag.FlagSet) *cliFlags {
 	fs.IntVar(&f.params.Neighbors, "neighbors", release.DefaultNeighbors, "neighbours kept per item")
 	fs.StringVar(&f.out, "out", "", "model snapshot to write, a local path (required)")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory on a Beam filesystem for the released counts (default: next to --out)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "cancel the job if it has not finished after this long (0: no limit); a charged ledger stays charged")
 	fs.BoolVar(&f.nonPrivate, "non-private", false, "no noise, no ledger: an ε = ∞ reference model for tests and benchmarks, never for serving")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	return f
@@ -188,6 +193,14 @@ func runRelease(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.R
 	if opts.TempDir == "" {
 		opts.TempDir = filepath.Join(filepath.Dir(f.out), ".privrec-beam")
 	}
+	if err := preflight(f, &opts, *jobopts.Endpoint); err != nil {
+		return nil, err
+	}
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+	}
 	var err error
 	opts.Release.Logger = log
 	if opts.Release.Mechanisms, err = release.ParseMechanisms(f.mechanisms); err != nil {
@@ -196,7 +209,7 @@ func runRelease(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.R
 	if opts.Release.Noise, err = dp.ParseNoise(f.mechanism); err != nil {
 		return nil, usageError{err}
 	}
-	if opts.Format, err = detectFormat(f.events, f.format); err != nil {
+	if opts.Format, err = detectFormat(opts.Events, f.format); err != nil {
 		return nil, usageError{err}
 	}
 	if opts.Window.Start, err = parseTime(f.windowStart); err != nil {
@@ -239,7 +252,96 @@ func runRelease(ctx context.Context, f *cliFlags, log *slog.Logger) (*pipeline.R
 	if err := continuity.Check(f.out, sum, f.newLedger); err != nil {
 		return nil, err // before the debit: a restored or swapped ledger is refused
 	}
-	return pipeline.Release(ctx, ledger, opts)
+	res, err := pipeline.Release(ctx, ledger, opts)
+	if err != nil {
+		// Say whether the failure came after the debit: that budget is
+		// spent whether or not a model came out (the job may have run).
+		if after, serr := ledger.Summary(time.Now()); serr == nil && after.AllCharges > sum.AllCharges {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("%w (--timeout %v: the job was cancelled)", err, f.timeout)
+			}
+			return nil, fmt.Errorf("%w; the ledger was charged for this release (charge %d of ledger %s) before it failed, and that budget stays spent",
+				err, after.AllCharges, after.LedgerID)
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+// localRunner reports whether runner r runs the workers on this machine
+// (prism, in-process): they see this process's files.
+func localRunner(r string) bool {
+	switch r {
+	case "", "prism", "direct", "go":
+		return true
+	}
+	return false
+}
+
+// preflight checks, before anything is charged, what would otherwise make
+// a job fail after its debit (issue: a relative path, an unreachable job
+// server or a missing key spent ε on an infrastructure failure). Local
+// paths become absolute for prism; with a cluster runner they must be
+// absolute (and exist on every worker) or Beam filesystem URLs, and
+// --temp-dir is required. The key is checked here too: the process that
+// submits the job must hold it as the workers do. The job server is
+// dialled.
+func preflight(f *cliFlags, opts *pipeline.Options, endpoint string) error {
+	local := localRunner(opts.Runner)
+	if !local && f.tempDir == "" {
+		return usageError{fmt.Errorf("--temp-dir is required with the %s runner: a directory on a Beam filesystem (gs://…) that the workers and this process can reach", opts.Runner)}
+	}
+	for _, p := range []struct {
+		flag string
+		path *string
+	}{{"--events", &opts.Events}, {"--catalog", &opts.Catalog}, {"--key-file", &opts.KeyFile}, {"--temp-dir", &opts.TempDir}} {
+		if *p.path == "" || strings.Contains(*p.path, "://") {
+			continue
+		}
+		if local {
+			abs, err := filepath.Abs(*p.path)
+			if err != nil {
+				return usageError{fmt.Errorf("%s %s: %w", p.flag, *p.path, err)}
+			}
+			*p.path = abs
+			continue
+		}
+		if !filepath.IsAbs(*p.path) {
+			return usageError{fmt.Errorf("%s %s: %s workers cannot read a relative path; give a Beam filesystem URL (gs://…) or an absolute path that exists on every worker",
+				p.flag, *p.path, opts.Runner)}
+		}
+	}
+	switch {
+	case opts.KeyFile != "" && !strings.Contains(opts.KeyFile, "://"):
+		kr, err := pseudonym.FromFile(opts.KeyFile, pseudonym.Options{})
+		if err != nil {
+			return usageError{fmt.Errorf("--key-file (checked where the job is submitted, before anything is charged): %w", err)}
+		}
+		kr.Close()
+	case opts.KeyEnv != "":
+		// Checked without FromEnv, which would unset the variable that
+		// in-process workers read.
+		v, ok := os.LookupEnv(opts.KeyEnv)
+		if !ok {
+			return usageError{fmt.Errorf("--key-env %s: the variable is not set here; set it where the job is submitted as well as on every worker", opts.KeyEnv)}
+		}
+		secret, err := pseudonym.DecodeSecret(v)
+		if err != nil {
+			return usageError{fmt.Errorf("--key-env %s: %w", opts.KeyEnv, err)}
+		}
+		clear(secret)
+	}
+	if !local && opts.Runner != "dataflow" {
+		if endpoint == "" {
+			return usageError{fmt.Errorf("--endpoint is required with the %s runner: the address of its Beam job service", opts.Runner)}
+		}
+		conn, err := net.DialTimeout("tcp", endpoint, 10*time.Second)
+		if err != nil {
+			return usageError{fmt.Errorf("--endpoint %s: cannot reach the job service (%v); nothing was charged", endpoint, err)}
+		}
+		conn.Close()
+	}
+	return nil
 }
 
 // detectFormat picks the format from the flag or the pattern's extension;

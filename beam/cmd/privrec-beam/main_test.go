@@ -7,14 +7,19 @@ import (
 	"encoding/hex"
 	"flag"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/privrec/privrec/beam/pipeline"
+	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/recommend"
 )
@@ -97,4 +102,80 @@ func TestBuildOnPrismServesInTheCore(t *testing.T) {
 		assert.Contains(t, stderr.String(), bad.want, "%v", bad.args)
 	}
 	assert.NoFileExists(t, filepath.Join(dir, "ledgr"), "a mistyped ledger path is not created")
+}
+
+// Issue 14: what would fail on a cluster after the debit is refused before
+// it: a relative path, a missing --temp-dir, an unreachable job service, a
+// key the submitting process cannot read. Nothing is charged.
+func TestPreflightRefusesBeforeCharging(t *testing.T) {
+	dir := t.TempDir()
+	ledgerPath := filepath.Join(dir, "ledger")
+	l, err := dp.OpenFileLedger(ledgerPath, dp.LedgerOptions{Budget: dp.Budget{Epsilon: 5, Delta: 1e-6}, Create: true})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	key := filepath.Join(dir, "key")
+	require.NoError(t, os.WriteFile(key, []byte(hex.EncodeToString(bytes.Repeat([]byte{3}, 32))), 0o600))
+	events := filepath.Join(dir, "events.csv")
+	require.NoError(t, os.WriteFile(events, []byte("user,item,time\nu1,i1,2011-01-05T00:00:00Z\n"), 0o600))
+	catalog := filepath.Join(dir, "catalog.csv")
+	require.NoError(t, os.WriteFile(catalog, []byte("id\ni1\n"), 0o600))
+
+	// A port nothing listens on: take one and close it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	deadEndpoint := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	setGlobal := func(p *string, v string) {
+		old := *p
+		*p = v
+		t.Cleanup(func() { *p = old })
+	}
+	base := func(extra ...string) []string {
+		return append([]string{"--events", events, "--catalog", catalog, "--key-file", key, "--ledger", ledgerPath,
+			"--window-start", "2011-01-01", "--window-end", "2011-02-01", "--epsilon", "1", "--out", filepath.Join(dir, "model.prm")}, extra...)
+	}
+	for _, tc := range []struct {
+		name, runner, endpoint string
+		args                   []string
+		want                   string
+	}{
+		{"relative path on a cluster", "flink", deadEndpoint, base("--events", "events.csv", "--temp-dir", "gs://b/tmp"), "cannot read a relative path"},
+		{"no temp dir on a cluster", "flink", deadEndpoint, base(), "--temp-dir is required"},
+		{"unreachable job service", "spark", deadEndpoint, base("--temp-dir", "gs://b/tmp"), "cannot reach the job service"},
+		{"no job service", "universal", "", base("--temp-dir", "gs://b/tmp"), "--endpoint is required"},
+		{"key not set where the job is submitted", "prism", "", append(base("--key-file", ""), "--key-env", "PRIVREC_TEST_UNSET_KEY"), "not set here"},
+		{"insecure key file", "prism", "", base("--key-file", events), "readable by group or others"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setGlobal(runners.Runner, tc.runner)
+			setGlobal(jobopts.Endpoint, tc.endpoint)
+			if tc.name == "insecure key file" {
+				require.NoError(t, os.Chmod(events, 0o644))
+			}
+			var stderr bytes.Buffer
+			code := run(context.Background(), parse(t, tc.args...), io.Discard, &stderr)
+			assert.Equal(t, exitUsage, code, stderr.String())
+			assert.Contains(t, stderr.String(), tc.want)
+			_, charges, err := dp.ReadLedgerFile(ledgerPath)
+			require.NoError(t, err)
+			assert.Empty(t, charges, "charged before the job could run")
+		})
+	}
+}
+
+// On prism, relative paths become absolute before the job starts, so
+// workers in other directories read the same files.
+func TestPreflightMakesLocalPathsAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	require.NoError(t, os.WriteFile(key, []byte(hex.EncodeToString(bytes.Repeat([]byte{3}, 32))), 0o600))
+	opts := pipeline.Options{Runner: "prism", Events: "events/*.csv", Catalog: "catalog.csv", KeyFile: key, TempDir: "tmp"}
+	require.NoError(t, preflight(&cliFlags{}, &opts, ""))
+	for _, p := range []string{opts.Events, opts.Catalog, opts.TempDir} {
+		assert.True(t, filepath.IsAbs(p), p)
+	}
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(wd, "events/*.csv"), opts.Events)
 }
