@@ -24,7 +24,11 @@ import (
 	"github.com/privrec/privrec/recommend"
 )
 
+// TestMain parses the flags before beam.Init, so that this test binary,
+// started by a runner as a worker (--worker and Beam's worker flags),
+// serves as one instead of running the tests.
 func TestMain(m *testing.M) {
+	flag.Parse()
 	beam.Init()
 	os.Exit(m.Run())
 }
