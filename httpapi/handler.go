@@ -70,10 +70,13 @@ type itemJSON struct {
 
 // resultJSON is the response of the query endpoints.
 type resultJSON struct {
-	Items    []itemJSON `json:"items"`
-	Unknown  []string   `json:"unknown"`
-	Fallback bool       `json:"fallback"`
-	Release  string     `json:"release"`
+	Items   []itemJSON `json:"items"`
+	Unknown []string   `json:"unknown"`
+	// UnknownCategories are the query's categories the model does not
+	// have: an allowed one matches no item.
+	UnknownCategories []string `json:"unknown_categories,omitempty"`
+	Fallback          bool     `json:"fallback"`
+	Release           string   `json:"release"`
 }
 
 // recommendRequest is the body of POST /v1/recommend. It has no field for a
@@ -245,6 +248,9 @@ func (h *handler) answer(w http.ResponseWriter, q recommend.Query) error {
 
 func toJSON(m *recommend.Model, res *recommend.Result) resultJSON {
 	out := resultJSON{Items: make([]itemJSON, len(res.Items)), Unknown: append([]string{}, res.Unknown...), Fallback: res.Fallback, Release: m.Report().ReleaseID}
+	if len(res.UnknownCategories) > 0 {
+		out.UnknownCategories = append([]string{}, res.UnknownCategories...)
+	}
 	for i := range res.Items {
 		r := &res.Items[i]
 		it, _ := m.Catalog().Lookup(r.Item)

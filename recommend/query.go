@@ -150,6 +150,10 @@ type Result struct {
 	// Unknown lists context items that the model does not know; they were
 	// ignored.
 	Unknown []string `json:"unknown,omitempty"`
+	// UnknownCategories lists the query's categories (Categories and
+	// ExcludeCategories) that the model's catalog does not have: an
+	// allowed one matches no item, an excluded one excludes none.
+	UnknownCategories []string `json:"unknown_categories,omitempty"`
 	// Fallback is true when a query with a context found no evidence for
 	// it (no known context item, or none with released evidence or a
 	// category the model has evidence for) and returned the most popular
@@ -165,6 +169,8 @@ func (r *Result) reset() {
 	r.Items = r.Items[:0]
 	clear(r.Unknown)
 	r.Unknown = r.Unknown[:0]
+	clear(r.UnknownCategories)
+	r.UnknownCategories = r.UnknownCategories[:0]
 	r.Fallback = false
 }
 
@@ -210,7 +216,7 @@ func (m *Model) Recommend(dst *Result, q Query) error {
 		}
 	}
 	sc.ctx = r.ctx
-	m.prepareFilters(sc, &q)
+	m.prepareFilters(sc, &q, dst)
 	r.rank(dst, n)
 	dst.Fallback = dst.Fallback && len(q.Context) > 0
 	return nil
@@ -234,7 +240,7 @@ func containsI32(s []int32, v int32) bool {
 	return false
 }
 
-func (m *Model) prepareFilters(sc *scratch, q *Query) {
+func (m *Model) prepareFilters(sc *scratch, q *Query, dst *Result) {
 	sc.excl = sc.excl[:0]
 	for _, id := range q.Exclude {
 		if i, ok := m.cat.index[id]; ok {
@@ -247,12 +253,15 @@ func (m *Model) prepareFilters(sc *scratch, q *Query) {
 			sc.allow = append(sc.allow, ci)
 		} else {
 			sc.allow = append(sc.allow, -2) // matches nothing, keeps the filter on
+			dst.UnknownCategories = append(dst.UnknownCategories, c)
 		}
 	}
 	sc.deny = sc.deny[:0]
 	for _, c := range q.ExcludeCategories {
 		if ci, ok := m.cat.catIndex[c]; ok {
 			sc.deny = append(sc.deny, ci)
+		} else {
+			dst.UnknownCategories = append(dst.UnknownCategories, c)
 		}
 	}
 }

@@ -113,6 +113,10 @@ func TestQueryFilters(t *testing.T) {
 	// Popular within one category uses that category's ranking.
 	res := recommendOK(t, m, recommend.Query{N: 3, Categories: []string{"odd"}})
 	assert.Equal(t, "i01", res.Items[0].Item)
+	assert.Empty(t, res.UnknownCategories)
+	// Categories the catalog does not have are named, not silently empty.
+	res = recommendOK(t, m, recommend.Query{N: 3, Categories: []string{"purple", "odd"}, ExcludeCategories: []string{"mauve"}})
+	assert.Equal(t, []string{"purple", "mauve"}, res.UnknownCategories)
 }
 
 func containsString(s []string, v string) bool {
@@ -159,7 +163,8 @@ func TestRecommendAllocatesNothing(t *testing.T) {
 	q := recommend.Query{Context: []string{"i00", "i01", "unknown"}, N: 5, Exclude: []string{"i03"}, Categories: []string{"even", "odd"}}
 	one := recommend.Query{Context: []string{"i00"}, N: 5, MinSupport: 3, Available: func(string) bool { return true }}
 	popular := recommend.Query{N: 5, ExcludeCategories: []string{"odd"}}
-	for _, q := range []recommend.Query{q, one, popular} {
+	typo := recommend.Query{N: 5, Categories: []string{"od"}}
+	for _, q := range []recommend.Query{q, one, popular, typo} {
 		require.NoError(t, m.Recommend(&res, q))
 		assert.Zero(t, testing.AllocsPerRun(1000, func() { _ = m.Recommend(&res, q) }))
 	}

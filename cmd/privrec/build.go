@@ -119,7 +119,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 			return usageErr("%s is required (see 'privrec build --help')", name)
 		}
 	}
-	if f.params.Epsilon == 0 {
+	if !cmd.Flags().Changed("epsilon") {
 		return usageErr("--epsilon is required")
 	}
 	var err error
@@ -133,7 +133,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		return withCode(exitUsage, err)
 	}
 	if err := f.params.Validate(); err != nil {
-		return withCode(exitUsage, err)
+		return optionErr(err)
 	}
 	if err := checkLedgerFlags(f.ledger, f.newLedger, f.budget); err != nil {
 		return err
@@ -550,4 +550,22 @@ func ledgerErr(path string, err error) error {
 			"creating one resets the privacy budget, so privrec never does it unasked", path)
 	}
 	return classify(err)
+}
+
+// flagOf names the build flag that sets each release.Options field.
+var flagOf = map[string]string{
+	"Epsilon": "--epsilon", "Delta": "--delta", "K": "--k", "Keep": "--keep", "ItemShare": "--item-share",
+	"HeadSize": "--head-size", "Neighbors": "--neighbors", "Noise": "--noise", "Pairs": "--pairs", "Mechanisms": "--mechanisms",
+}
+
+// optionErr reports an invalid release option by the flag that set it,
+// not by its Go field name.
+func optionErr(err error) error {
+	var oe *release.OptionError
+	if errors.As(err, &oe) {
+		if name, ok := flagOf[oe.Field]; ok {
+			return usageErr("invalid %s %v: %s", name, oe.Value, oe.Reason)
+		}
+	}
+	return withCode(exitUsage, err)
 }

@@ -40,6 +40,10 @@ func (q *queryFlags) recommend(m *recommend.Model, context []string) (*recommend
 	if err != nil {
 		return nil, withCode(exitUsage, err)
 	}
+	if len(res.UnknownCategories) > 0 {
+		return nil, usageErr("unknown category %s; the model's categories are: %s",
+			strings.Join(res.UnknownCategories, ", "), strings.Join(m.Catalog().Categories(), ", "))
+	}
 	return res, nil
 }
 
@@ -92,6 +96,9 @@ func (a *app) similarCmd() *cobra.Command {
 			m, err := q.load()
 			if err != nil {
 				return err
+			}
+			if _, ok := m.Catalog().Lookup(args[0]); !ok {
+				return usageErr("unknown item %q: it is not in the model's catalog", args[0])
 			}
 			res, err := q.recommend(m, args[:1])
 			if err != nil {
