@@ -39,7 +39,7 @@ func (o *RunOptions) Flags() *flag.FlagSet {
 	f.StringVar(&o.OnlineRetail, "online-retail", "../shared/data/online-retail/online_retail.csv.gz", "UCI Online Retail CSV (.gz ok); empty to skip")
 	f.StringVar(&o.MovieLens, "movielens", "", "MovieLens u.data file (optional)")
 	f.StringVar(&o.CSV, "csv", "", "generic user,item[,time] CSV (optional)")
-	f.StringVar(&o.Out, "out", "benchmarks", "directory for RESULTS.md and results/")
+	f.StringVar(&o.Out, "out", "", "directory for RESULTS.md and results/ (default: benchmarks, or a new temporary directory with --quick, so that a smoke run never overwrites the committed results)")
 	f.IntVar(&o.Repeats, "repeats", 3, "releases per ε")
 	f.IntVar(&o.AttackTrials, "attack-trials", 200, "differencing attacks per ε")
 	f.BoolVar(&o.Quick, "quick", false, "ε ∈ {1, 4} with at most 2 repeats and 60 attacks: a smoke run")
@@ -58,7 +58,14 @@ func (o *RunOptions) Flags() *flag.FlagSet {
 func Run(o RunOptions) error {
 	start := time.Now()
 	retail, movielens, csvPath, out, repeats, trials, quick, k, head := o.OnlineRetail, o.MovieLens, o.CSV, o.Out, o.Repeats, o.AttackTrials, o.Quick, o.K, o.HeadSize
-	if out == "" {
+	switch {
+	case out == "" && quick:
+		d, err := os.MkdirTemp("", "privrec-bench-quick-")
+		if err != nil {
+			return err
+		}
+		out = d
+	case out == "":
 		out = "benchmarks"
 	}
 	if repeats == 0 {

@@ -64,7 +64,7 @@ func (a *app) buildCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "build --events FILE --key-file F --ledger F --epsilon E --out model.prm",
 		Short: "Pseudonymize events, release a differentially private model, and write its snapshot",
-		Long: `build streams events (CSV with user,item[,kind][,time]; JSON Lines; or the UCI Online Retail CSV;
+		Long: `build streams events (CSV with user,item[,kind],time; JSON Lines; or the UCI Online Retail CSV;
 .gz files are decompressed), pseudonymizes every user ID on arrival, keeps at most K items per
 user, debits the ledger, releases noisy counts, writes the model snapshot and prints its privacy
 report. Bad lines are counted and reported with their line numbers; --strict makes the first one
@@ -138,6 +138,12 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 	if err := checkLedgerFlags(f.ledger, f.newLedger, f.budget); err != nil {
 		return err
 	}
+	// The key is checked now, not after a scan of the whole events file.
+	kr, err := pseudonym.FromFile(f.keyFile, pseudonym.Options{})
+	if err != nil {
+		return keyErr(err)
+	}
+	kr.Close()
 	format, err := detectFormat(f.events, f.format)
 	if err != nil {
 		return err
@@ -176,7 +182,7 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		}
 	}
 
-	kr, err := openKeyring(f.keyFile, f.keyPeriod, f.keyEpoch, window)
+	kr, err = openKeyring(f.keyFile, f.keyPeriod, f.keyEpoch, window)
 	if err != nil {
 		return classify(err)
 	}
@@ -205,10 +211,10 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		}
 		out.Bad++
 		if len(out.FirstBad) < f.showBad {
-			out.FirstBad = append(out.FirstBad, badLine{er.Line(), perr.Error()})
+			out.FirstBad = append(out.FirstBad, badLine{er.Line(), withoutLine(perr)})
 		}
 		if f.strict {
-			return withCode(exitData, fmt.Errorf("%s: line %d: %v (--strict)", f.events, er.Line(), perr))
+			return withCode(exitData, fmt.Errorf("%s: line %d: %s (--strict)", f.events, er.Line(), withoutLine(perr)))
 		}
 		return nil
 	}, &out.Skipped)
@@ -568,4 +574,25 @@ func optionErr(err error) error {
 		}
 	}
 	return withCode(exitUsage, err)
+}
+
+// withoutLine renders a bad line's error without its line number, which
+// the caller prints once.
+func withoutLine(err error) string {
+	var pe *events.ParseError
+	if errors.As(err, &pe) && pe.Line > 0 {
+		c := *pe
+		c.Line = 0
+		return c.Error()
+	}
+	return err.Error()
+}
+
+// keyErr gives a key file that cannot be used the exit code of invalid
+// input, a missing one included.
+func keyErr(err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return withCode(exitData, fmt.Errorf("%w (create a key with 'privrec keygen --out FILE')", err))
+	}
+	return classify(err)
 }

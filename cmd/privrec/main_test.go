@@ -166,6 +166,8 @@ func TestErrorPathsAndExitCodes(t *testing.T) {
 		{"corrupt model", []string{"similar", "--model", corrupt, "22423"}, exitData, "bad model snapshot"},
 		{"missing events file", buildArgs(dir, "--events", p("nope.csv")), exitFailure, "no such file"},
 		{"insecure key file", buildArgs(dir, "--key-file", insecure), exitData, "readable by group or others"},
+		{"missing key file", buildArgs(dir, "--key-file", p("nokey")), exitData, "privrec keygen"},
+		{"strict bad line, one line number", buildArgs(dir, "--events", bad, "--strict", "--window-start", "2011-01-01", "--window-end", "2011-02-01"), exitData, "line 3: column"},
 		{"bad epsilon", buildArgs(dir, "--epsilon", "-1"), exitUsage, "invalid --epsilon -1"},
 		{"zero epsilon", buildArgs(dir, "--epsilon", "0"), exitUsage, "invalid --epsilon 0: must be > 0"},
 		{"unknown item", []string{"similar", "--model", filepath.Join("testdata", "model.prm"), "NOPE"}, exitUsage, `unknown item "NOPE"`},
@@ -200,9 +202,9 @@ func TestBuildReportsBadLinesAndExhaustsBudget(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "Read 5 lines")
 	assert.Contains(t, out, "2 events accepted, 3 bad lines")
-	assert.Contains(t, out, "line 4: line 4, column 3 (kind)")
+	assert.Contains(t, out, "line 4: column 3 (kind): events: unknown event kind")
 	assert.Contains(t, out, `line 5: collect: item not in catalog: "NOPE"`)
-	assert.Contains(t, out, "line 6: line 6, column 1 (user): empty")
+	assert.Contains(t, out, "line 6: column 1 (user): empty")
 	assert.NotContains(t, out+stderr, "u1", "no user ID in the output")
 
 	// The cap is ε = 2 at δ = 1e-5. Gaussian releases compose in ρ, so three
