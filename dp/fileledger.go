@@ -219,7 +219,7 @@ func parseLedger(data []byte) (ledgerHeader, []Charge, error) {
 	for line := 2; len(rest) > 0; line++ {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			return h, nil, fmt.Errorf("%w: line %d: torn record (no final newline); the last debit may not have completed", ErrLedgerCorrupt, line)
+			return h, nil, fmt.Errorf("%w: line %d: torn record (no final newline): the last debit did not complete, so nothing was released for it; to recover, keep a copy of the file and delete the partial last line", ErrLedgerCorrupt, line)
 		}
 		var c Charge
 		body, err := checkRecord(rest[:i])

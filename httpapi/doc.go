@@ -18,6 +18,12 @@
 //	           "because":["22698"],"support":83,"explanation":"bought together with 22698"}],
 //	 "unknown":[],"fallback":false,"release":"7649f8cc8941443c"}
 //
+// "unknown" lists context items the model does not know (they are
+// ignored); "unknown_categories", present only when needed, lists the
+// query's categories that the catalog does not have (an allowed one
+// matches no item). "n" is optional in a body (default 10) and must be in
+// [1, 100] when given, as in a query string.
+//
 // Errors have one JSON shape, {"error":{"code":"...","message":"..."}}: code
 // bad_request (400), not_found (404, unknown route), method_not_allowed
 // (405), body_too_large (413), unsupported_media_type (415, a body that is

@@ -83,7 +83,7 @@ type resultJSON struct {
 // user identifier, and unknown fields are refused.
 type recommendRequest struct {
 	Context           []string `json:"context"`
-	N                 int      `json:"n"`
+	N                 *int     `json:"n"` // absent: Options.DefaultResults
 	Exclude           []string `json:"exclude"`
 	Categories        []string `json:"categories"`
 	ExcludeCategories []string `json:"exclude_categories"`
@@ -209,10 +209,11 @@ func (h *handler) recommend(w http.ResponseWriter, r *http.Request) error {
 	if err := httpx.DecodeJSON(w, r, h.opts.MaxBodyBytes, &req); err != nil {
 		return err
 	}
-	if req.N == 0 {
-		req.N = h.opts.DefaultResults
+	n := h.opts.DefaultResults
+	if req.N != nil {
+		n = *req.N
 	}
-	if req.N < 1 || req.N > h.opts.MaxResults {
+	if n < 1 || n > h.opts.MaxResults {
 		return httpx.BadRequest("n must be in [1, %d]", h.opts.MaxResults)
 	}
 	if len(req.Context) > h.opts.MaxContextItems {
@@ -225,7 +226,7 @@ func (h *handler) recommend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return h.answer(w, recommend.Query{
-		Context: req.Context, N: req.N, Exclude: req.Exclude, Categories: req.Categories,
+		Context: req.Context, N: n, Exclude: req.Exclude, Categories: req.Categories,
 		ExcludeCategories: req.ExcludeCategories, MinSupport: req.MinSupport,
 	})
 }

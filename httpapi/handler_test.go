@@ -123,6 +123,15 @@ func TestQueryEndpoints(t *testing.T) {
 		assert.Equal(t, "christmas", it.Category)
 		assert.Equal(t, "popular", it.Reason)
 	}
+	assert.Empty(t, res.UnknownCategories)
+
+	// A category the catalog does not have is named, not silently empty.
+	code, body = do(t, "GET", srv.URL+"/v1/popular?n=3&category=chrismas", "", "")
+	require.Equal(t, 200, code, string(body))
+	res = resultJSON{}
+	require.NoError(t, json.Unmarshal(body, &res))
+	assert.Empty(t, res.Items)
+	assert.Equal(t, []string{"chrismas"}, res.UnknownCategories)
 
 	code, body = do(t, "GET", srv.URL+"/v1/privacy", "", "")
 	require.Equal(t, 200, code)
@@ -168,6 +177,7 @@ func TestErrorResponses(t *testing.T) {
 		{"too large", "POST", "/v1/recommend", "application/json", `{"context":["` + strings.Repeat("a", 5000) + `"]}`, 413, httpx.CodeTooLarge, "larger than 4096"},
 		{"too many context items", "POST", "/v1/recommend", "application/json", `{"context":[` + strings.Repeat(`"a",`, 60) + `"a"]}`, 400, httpx.CodeBadRequest, "at most 50 context items"},
 		{"negative n", "POST", "/v1/recommend", "application/json", `{"n":-1}`, 400, httpx.CodeBadRequest, "n must be"},
+		{"zero n, as in the query string", "POST", "/v1/recommend", "application/json", `{"n":0}`, 400, httpx.CodeBadRequest, "n must be"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
