@@ -233,3 +233,30 @@ func TestPairThreshold(t *testing.T) {
 	assert.Equal(t, fw, pairThreshold(h, 0, slices.Values(broad)), "without noise, family-wise")
 	assert.Equal(t, math.Sqrt(2*math.Log(h-1)), pairThreshold(h, 0.5, slices.Values(broad)), "sampling skews the residuals below σ = 1")
 }
+
+// Local FDR weights: residuals symmetric around 0 (no signal) weigh
+// nothing; with a group of signal pairs added, large residuals weigh close
+// to 1 and the weight never falls as the residual grows.
+func TestLocalFDRWeights(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	noise := make([]float64, 20000)
+	for i := range noise {
+		noise[i] = rng.NormFloat64()
+	}
+	w := localFDRWeights(slices.Values(noise))
+	for _, z := range []float64{0.5, 1, 2, 3} {
+		assert.Less(t, w(z), 0.2, "pure noise at z = %v", z)
+	}
+	signal := slices.Clone(noise)
+	for range 2000 {
+		signal = append(signal, 4+rng.NormFloat64())
+	}
+	w = localFDRWeights(slices.Values(signal))
+	assert.Greater(t, w(4), 0.95)
+	assert.Zero(t, w(-1))
+	prev := 0.0
+	for z := 0.0; z < 6; z += 0.1 {
+		assert.GreaterOrEqual(t, w(z), prev, "weight fell at z = %v", z)
+		prev = w(z)
+	}
+}

@@ -143,6 +143,14 @@ type ScoringOptions struct {
 	// threshold. For ablation benchmarks: a noisy model then recommends
 	// noise.
 	NoShrinkage bool
+	// LocalFDR weighs each positive pair residual by the estimated chance
+	// that it is signal, 1 − lfdr(z), instead of the garrote: weak pairs
+	// count a little rather than not at all. lfdr(z) is a target-decoy
+	// estimate (the standardized residuals near −z over those near z),
+	// made non-increasing in z. It applies where pairThreshold uses its
+	// decoys (σ ≥ 1); elsewhere the garrote stays. For ablation benchmarks:
+	// it ranks with evidence it would not claim as "bought together".
+	LocalFDR bool
 	// UniversalThreshold puts the garrote at the universal threshold
 	// sqrt(2·ln(h−1)) spreads (Donoho & Johnstone; issue 3's rule) instead
 	// of the data-driven one (pairThreshold). For ablation benchmarks.

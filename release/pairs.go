@@ -250,6 +250,19 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 		})
 	}
 	ev.threshold = z * sigma
+	var keep func(zr float64) float64 // a standardized residual's weight; nil: the garrote
+	if opts.LocalFDR && sigma >= 1 && h > 2 {
+		keep = localFDRWeights(func(yield func(float64) bool) {
+			for x := 0; x < h; x++ {
+				for y := x + 1; y < h; y++ {
+					expect := ev.lambda * pop[head[x]] * pop[head[y]]
+					if !yield((noisy(x, y) - expect) / spread(expect)) {
+						return
+					}
+				}
+			}
+		})
+	}
 	for x := 0; x < h; x++ {
 		ni := pop[head[x]]
 		var row []edge
@@ -258,6 +271,13 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 				continue
 			}
 			expect := ev.lambda * ni * pop[head[y]]
+			if keep != nil {
+				r := noisy(x, y) - expect
+				if w := keep(r / spread(expect)); r > 0 && w > 0 {
+					row = append(row, edge{to: head[y], excess: w * r, support: expect + w*r})
+				}
+				continue
+			}
 			t := z * spread(expect)
 			if r := noisy(x, y) - expect; r > t && r > 0 {
 				ex := r - t*t/r
@@ -322,6 +342,45 @@ func pairThreshold(h int, sigma float64, residuals iter.Seq[float64]) float64 {
 		}
 	}
 	return fw
+}
+
+// localFDRWeights returns, for a standardized residual z, the estimated
+// chance that a pair with that residual carries signal: 1 − lfdr(z), where
+// lfdr(z) = (#{decoys in [−z−b, −z+b]} + 1) / #{residuals in [z−b, z+b]} (pairs
+// without signal are about symmetric around 0 when noise dominates, so
+// the negative residuals stand for the noise among the positive ones),
+// with b = 0.25, capped at 1 and made non-increasing in z. Residuals ≤ 0
+// weigh 0.
+func localFDRWeights(residuals iter.Seq[float64]) func(z float64) float64 {
+	var zs []float64
+	for z := range residuals {
+		zs = append(zs, z)
+	}
+	slices.Sort(zs)
+	count := func(lo, hi float64) int { // #{lo <= z < hi}
+		i, _ := slices.BinarySearch(zs, lo)
+		j, _ := slices.BinarySearch(zs, hi)
+		return j - i
+	}
+	const step, b = 0.05, 0.25
+	top := zs[len(zs)-1]
+	var lfdr []float64 // on the grid 0, step, 2·step, ... up to top
+	lowest := 1.0
+	for t := 0.0; t <= top+step; t += step {
+		l := 1.0
+		if pos := count(t-b, t+b); pos > 0 {
+			l = min(1, float64(count(-t-b, -t+b)+1)/float64(pos))
+		}
+		lowest = min(lowest, l)
+		lfdr = append(lfdr, lowest)
+	}
+	return func(z float64) float64 {
+		if z <= 0 {
+			return 0
+		}
+		i := min(int(z/step), len(lfdr)-1)
+		return 1 - lfdr[i]
+	}
 }
 
 // lowRankResiduals replaces the residuals r_xy = vals_xy − λ·n_x·n_y of
