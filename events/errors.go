@@ -42,12 +42,19 @@ func (e *ParseError) Unwrap() error { return e.Err }
 // UTC.
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"}
 
+// minTime is the earliest event time accepted: earlier ones are mistakes
+// (0001-01-01 would even read as Go's zero time, "no time").
+var minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func parseTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errors.New("empty time")
 	}
 	for _, layout := range timeLayouts {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			if t.Before(minTime) {
+				return time.Time{}, fmt.Errorf("time %q is before 1970", truncate(s, 40))
+			}
 			return t, nil
 		}
 	}
