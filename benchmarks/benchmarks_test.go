@@ -144,7 +144,7 @@ func TestPerfSmoke(t *testing.T) {
 	assert.Positive(t, r.IngestPerSec)
 	require.Len(t, r.Releases, 1)
 	assert.Positive(t, r.Releases[0].Seconds)
-	require.Len(t, r.Queries, 3)
+	require.Len(t, r.Queries, 4, "contexts of 1, 5, 20 and 50 items")
 	for _, q := range r.Queries {
 		assert.Positive(t, q.P99)
 		if !race.Enabled {
