@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
 )
 
@@ -34,24 +35,21 @@ import (
 func TestEveryReleasedValueCarriesNoise(t *testing.T) {
 	const releases, used = 400, 5
 	cat := testCatalog(t)
-	c := testCollector(t, cat, 16)
-	for u := range 300 {
-		for j := range 1 + u%used {
-			add(t, c, u, fmt.Sprintf("i%02d", (u+j)%used))
+	window := func(keep int) *collect.State {
+		c := testCollector(t, cat, keep)
+		for u := range 300 {
+			for j := range 1 + u%used {
+				add(t, c, u, fmt.Sprintf("i%02d", (u+j)%used))
+			}
 		}
+		st := take(t, c)
+		t.Cleanup(st.Wipe)
+		return st
 	}
-	st := take(t, c)
-	t.Cleanup(st.Wipe)
+	st := window(16)
 	// The same window kept unweighted (Keep = K = 4): integer counts, the
 	// DP library's integer noise.
-	c4 := testCollector(t, cat, 4)
-	for u := range 300 {
-		for j := range 1 + u%used {
-			add(t, c4, u, fmt.Sprintf("i%02d", (u+j)%used))
-		}
-	}
-	st4 := take(t, c4)
-	t.Cleanup(st4.Wipe)
+	st4 := window(4)
 
 	for _, tc := range []struct {
 		name string
