@@ -86,6 +86,17 @@ type evidence interface {
 // the release did. The report's Contents are filled in from what the model
 // holds.
 func NewModel(cat *Catalog, popularity []float64, report Report, ev ...Evidence) (*Model, error) {
+	m, err := newModel(cat, popularity, report, ev)
+	if err != nil {
+		return nil, err
+	}
+	m.report.Contents.EvidenceShare = m.evidenceShare()
+	return m, nil
+}
+
+// newModel is NewModel without measuring the evidence share, which a
+// snapshot carries as the release measured it.
+func newModel(cat *Catalog, popularity []float64, report Report, ev []Evidence) (*Model, error) {
 	if cat == nil {
 		return nil, errors.New("recommend: model needs a catalog")
 	}
@@ -122,7 +133,6 @@ func NewModel(cat *Catalog, popularity []float64, report Report, ev ...Evidence)
 		x.count(&m.report.Contents)
 	}
 	m.derive()
-	m.report.Contents.EvidenceShare = m.evidenceShare()
 	return m, nil
 }
 

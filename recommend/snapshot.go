@@ -402,7 +402,19 @@ func decodeModel(data []byte) (*Model, error) {
 		}
 		evs = append(evs, ev)
 	}
-	return NewModel(cat, pop, rep, evs...)
+	// The evidence share is kept as the release measured it (measuring it
+	// again would cost 2,000 queries, and re-encoding must give back the
+	// same bytes).
+	share := rep.Contents.EvidenceShare
+	if !(share >= 0 && share <= 1) {
+		return nil, fmt.Errorf("report: evidence share %v outside [0, 1]", share)
+	}
+	m, err := newModel(cat, pop, rep, evs)
+	if err != nil {
+		return nil, err
+	}
+	m.report.Contents.EvidenceShare = share
+	return m, nil
 }
 
 func decodeCatalog(d *decoder) (*Catalog, error) {
