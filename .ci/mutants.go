@@ -99,6 +99,9 @@ var mutants = []mutant{
 	{"ingest acknowledges before fsync", "httpapi/ingest/ingest.go",
 		"if s, ok := sink.(Syncer); ok && !opts.NoSync && resp.Accepted > 0 {", "if s, ok := sink.(Syncer); ok && false {",
 		"./httpapi/ingest", "TestIngestSyncsBeforeAcknowledging"},
+	{"explanation drops a context item", "recommend/run.go",
+		"\t\tt.top[2], t.top[1] = t.top[1], c", "\t\tt.top[1] = c",
+		"./recommend", "TestRecommendMatchesBruteForce"},
 }
 
 func main() {

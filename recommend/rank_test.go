@@ -35,6 +35,14 @@ func bruteForce(m *Model, nb *neighbors, cg *categories, q Query) ([]Recommendat
 	for j := range factor {
 		factor[j] = 1
 	}
+	// Every contribution of a context item to a candidate, in the order
+	// the query visits them, for the explanation: the MaxExplain with the
+	// largest weight (ties to the earlier), and the support of the first.
+	type contribution struct {
+		ctx          uint32
+		weight, supp float32
+	}
+	contribs := make([][]contribution, n)
 	catCount := map[int32]int{}
 	if len(ctx) > 0 && nb != nil {
 		prior = 0
@@ -47,6 +55,7 @@ func bruteForce(m *Model, nb *neighbors, cg *categories, q Query) ([]Recommendat
 				if float64(nb.support[k]) >= q.MinSupport && !blocked[j] {
 					boost[j] += float64(nb.weight[k])
 					touched[j] = true
+					contribs[j] = append(contribs[j], contribution{i, nb.weight[k], nb.support[k]})
 				}
 			}
 		}
@@ -112,6 +121,16 @@ func bruteForce(m *Model, nb *neighbors, cg *categories, q Query) ([]Recommendat
 		rec := Recommendation{Item: m.ids[s.j], Score: s.score, Reason: ReasonPopular}
 		if touched[s.j] {
 			rec.Reason = ReasonContext
+			cs := slices.Clone(contribs[s.j])
+			slices.SortStableFunc(cs, func(a, b contribution) int { return cmp.Compare(b.weight, a.weight) })
+			for e, c := range cs[:min(len(cs), MaxExplain)] {
+				if c.weight > 0 {
+					rec.Because[e] = m.ids[c.ctx]
+				}
+			}
+			if cs[0].weight > 0 {
+				rec.Support = float64(cs[0].supp)
+			}
 		} else if d := m.itemCat[s.j]; d >= 0 && catCount[d] > 0 {
 			rec.Reason, rec.Category = ReasonCategory, m.cat.categories[d]
 			e := 0
@@ -179,7 +198,7 @@ func TestRecommendMatchesBruteForce(t *testing.T) {
 			}
 			return s
 		}
-		q := Query{N: 1 + rng.IntN(12), Context: pick(rng.IntN(5)), Exclude: pick(rng.IntN(3))}
+		q := Query{N: 1 + rng.IntN(12), Context: pick(rng.IntN(7)), Exclude: pick(rng.IntN(3))}
 		switch rng.IntN(6) {
 		case 0:
 			q.Categories = []string{fmt.Sprintf("c%d", rng.IntN(nCats+1))}
@@ -199,8 +218,11 @@ func TestRecommendMatchesBruteForce(t *testing.T) {
 		got := make([]Recommendation, len(res.Items))
 		for k, r := range res.Items {
 			got[k] = Recommendation{Item: r.Item, Score: r.Score, Reason: r.Reason, Category: r.Category}
-			if r.Reason == ReasonCategory {
+			switch r.Reason {
+			case ReasonCategory:
 				got[k].Because = r.Because
+			case ReasonContext:
+				got[k].Because, got[k].Support = r.Because, r.Support
 			}
 		}
 		require.Equal(t, want, got, "case %d: %+v", tc, q)

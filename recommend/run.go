@@ -119,16 +119,23 @@ func (sc *scratch) touch(j uint32) *touched {
 
 // add records evidence c for the candidate: its weight joins the score, and
 // the strongest contributions are kept for the explanation.
+// It is the hottest code of a query: the insertion is unrolled for
+// MaxExplain = 3 (a different MaxExplain does not compile), since a copy
+// of a variable length calls memmove.
 func (t *touched) add(c contrib) {
 	t.boost += float64(c.weight)
-	for e := range MaxExplain {
-		if c.weight > t.top[e].weight {
-			copy(t.top[e+1:], t.top[e:MaxExplain-1])
-			t.top[e] = c
-			return
-		}
+	switch {
+	case c.weight > t.top[0].weight:
+		t.top[2], t.top[1], t.top[0] = t.top[1], t.top[0], c
+	case c.weight > t.top[1].weight:
+		t.top[2], t.top[1] = t.top[1], c
+	case c.weight > t.top[2].weight:
+		t.top[2] = c
 	}
 }
+
+// add's unrolled insertion holds exactly three contributions.
+var _ = [1]struct{}{}[MaxExplain-3]
 
 // rank scores candidates: every item the context's evidence reaches, plus,
 // because every other item scores in proportion to its popularity times
