@@ -1,17 +1,15 @@
 package collect
 
 import (
-	"cmp"
 	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/bottomk"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 )
@@ -76,7 +74,7 @@ type Collector struct {
 	opts      Options
 	k         int   // Keep
 	kinds     uint8 // bit per accepted Kind
-	k0, k1    uint64
+	hash      bottomk.Hash
 	zeros     []uint32      // inline zero items, to append for a new slot
 	inline    int           // items kept inline per slot: min(Keep, inlineItems)
 	keyPeriod time.Duration // set by NewIngestor, for the report
@@ -137,8 +135,7 @@ func New(cat *recommend.Catalog, opts Options) (*Collector, error) {
 		}
 		c.opts.SampleKey = key
 	}
-	c.k0 = binary.LittleEndian.Uint64(key[:8])
-	c.k1 = binary.LittleEndian.Uint64(key[8:])
+	c.hash = bottomk.New(key)
 	c.inline = min(c.k, inlineItems)
 	c.zeros = make([]uint32, c.inline)
 	for i := range c.shards {
@@ -338,45 +335,7 @@ func (c *Collector) updateWorst(s *shard, slot uint32, id pseudonym.ID) {
 }
 
 // rank is the keyed hash that orders a user's items for bottom-K sampling.
-func (c *Collector) rank(id pseudonym.ID, item uint32) uint64 { return rank(c.k0, c.k1, id, item) }
-
-func rank(k0, k1 uint64, id pseudonym.ID, item uint32) uint64 {
-	a := binary.LittleEndian.Uint64(id[0:8]) ^ k0
-	b := binary.LittleEndian.Uint64(id[8:16]) ^ k1
-	return mix64(a ^ mix64(b^(uint64(item)+1)*0x9E3779B97F4A7C15))
-}
-
-// Bound returns the items that a Collector with this SampleKey and Keep k
-// keeps for subject id when the subject's events name the given catalog
-// indexes: the k distinct ones with the smallest keyed hash. It reorders
-// items in place and returns a prefix of it, in no particular order. An
-// engine that groups a window's events per pseudonym itself (privrec/beam)
-// calls it so that its bounded state equals a Collector's.
-func Bound(sampleKey [16]byte, k int, id pseudonym.ID, items []uint32) []uint32 {
-	slices.Sort(items)
-	items = slices.Compact(items)
-	if k < 1 {
-		return items[:0]
-	}
-	if len(items) <= k {
-		return items
-	}
-	k0 := binary.LittleEndian.Uint64(sampleKey[:8])
-	k1 := binary.LittleEndian.Uint64(sampleKey[8:])
-	slices.SortFunc(items, func(a, b uint32) int {
-		return cmp.Compare(rank(k0, k1, id, a), rank(k0, k1, id, b))
-	})
-	return items[:k]
-}
-
-// mix64 is the splitmix64 finalizer.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xBF58476D1CE4E5B9
-	x ^= x >> 27
-	x *= 0x94D049BB133111EB
-	return x ^ (x >> 31)
-}
+func (c *Collector) rank(id pseudonym.ID, item uint32) uint64 { return c.hash.Rank(id, item) }
 
 // Forget removes a subject's pending state, as for a deletion request, from
 // memory and from the state file. It reports whether the subject had any. Once a window is released, a person's

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/bottomk"
 	"github.com/privrec/privrec/internal/race"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
@@ -169,7 +170,7 @@ func TestCollectorKeepsBoundAcrossInlineAndOverflow(t *testing.T) {
 					raw = append(raw, uint32(p))
 				}
 				var kept []string
-				for _, it := range Bound(whole.opts.SampleKey, keep, id, slices.Clone(raw)) {
+				for _, it := range bottomk.New(whole.opts.SampleKey).Bound(keep, id, slices.Clone(raw)) {
 					kept = append(kept, cat.Item(int(it)).ID)
 				}
 				sortStrings(kept)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/privrec/privrec/internal/bottomk"
 	"github.com/privrec/privrec/internal/fsutil"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
@@ -137,8 +138,7 @@ func (c *Collector) openStore(dir string, keyGiven bool) error {
 		return fmt.Errorf("collect: %s was written with another SampleKey", path)
 	}
 	copy(c.opts.SampleKey[:], key)
-	c.k0 = binary.LittleEndian.Uint64(key[:8])
-	c.k1 = binary.LittleEndian.Uint64(key[8:])
+	c.hash = bottomk.New(c.opts.SampleKey)
 	if header != c.stateHeader() {
 		return fmt.Errorf("collect: %s belongs to another window, Keep or catalog (header %q)", path, strings.TrimSpace(header))
 	}

@@ -13,14 +13,16 @@ import (
 // External is the entry point for an engine that computes a release's
 // noisy counts itself (privrec/beam, with Privacy on Beam) and wants the
 // same model as Private: the same calibration, the same head of items, the
-// same post-processing, report and ledger charge. With collect.Gate and
-// collect.Bound at the door, it is all such an engine shares with the core.
+// same post-processing, report and ledger charge. With collect.Gate at the
+// door, it is all such an engine shares with the core.
 //
-// The engine must bound contributions exactly as a Collector does
-// (collect.Bound), count users per catalog item and per pair of the
+// The engine must bound contributions exactly as a Collector does (each
+// user's K distinct items of smallest keyed rank; privrec/beam shares the
+// rule, internal/bottomk), count users per catalog item and per pair of the
 // head items (HeadItems of the released item counts), and noise each count
-// with the counter Items or Pairs gives, through the DP library with that
-// counter's sensitivity and LibraryParams, after debiting Charge.
+// with the counter Items or Pairs gives (its Noisy, or the DP library
+// called with the counter's sensitivity and LibraryParams), after debiting
+// Charge.
 //
 // Only the mechanisms Popularity and Pairs (Options.Mechanisms
 // Popularity|Pairs, or Popularity alone), with head pairs and unweighted

@@ -8,20 +8,20 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/bottomk"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 )
 
 // exactCounts computes, from raw per-subject items, the exact counts a
 // head-pairs release would noise, as another engine would: bounded with a
-// collect.Bound with the collector's Keep and sample key.
+// the collector's bounding rule (bottomk), Keep and sample key.
 func exactCounts(t *testing.T, cat *recommend.Catalog, k, headSize int, raw map[pseudonym.ID][]uint32) Counts {
 	rc := Counts{Items: make([]int64, cat.Len()), Pairs: map[[2]uint32]int64{}}
 	kept := map[pseudonym.ID][]uint32{}
 	for id, items := range raw {
-		kept[id] = collect.Bound([16]byte{1, 2, 3}, k, id, slices.Clone(items))
+		kept[id] = bottomk.New([16]byte{1, 2, 3}).Bound(k, id, slices.Clone(items))
 		for _, it := range kept[id] {
 			rc.Items[it]++
 		}

@@ -264,11 +264,11 @@ func construct(v *validated, out string) (*beam.Pipeline, error) {
 
 	// 1. Read, parse, check and pseudonymize at the door.
 	lines := readEvents(s.Scope("read"), v.opts.Events)
-	admitted, badLines := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg}, lines)
+	admitted, badLines := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg, SampleKey: v.opts.SampleKey[:]}, lines)
 
-	// 2. Bound each pseudonym to K items, exactly as collect.Collector.
-	kept := beam.ParDo(s.Scope("bound"), &boundFn{SampleKey: v.opts.SampleKey[:], K: k},
-		beam.GroupByKey(s.Scope("group"), admitted))
+	// 2. Bound each pseudonym to K items, exactly as collect.Collector,
+	//    with a combiner: partial bottom-K sets merge before the shuffle.
+	kept := beam.CombinePerKey(s.Scope("bound"), &bottomKFn{K: k}, admitted)
 
 	// 3. Users per item over the public catalog, with Privacy on Beam.
 	spec, err := privacySpec(v)
@@ -286,13 +286,21 @@ func construct(v *validated, out string) (*beam.Pipeline, error) {
 	textio.Write(is, out+"/items.txt", beam.ParDo(is, formatCount, itemCounts))
 
 	// 4. Users per pair of head items; the head comes from the released
-	//    item counts, so its pairs are public partitions.
+	//    item counts, so its pairs are public partitions. Each user's pairs
+	//    are those of their K kept items, so one user changes at most
+	//    K(K−1)/2 pair counts by 1: the pairs are counted without
+	//    pseudonyms (a combiner, like any count), every head pair gets a
+	//    count (zeros included), and the core's pair counter noises each
+	//    one in the last step. Privacy on Beam would group the pair rows by
+	//    pseudonym again to bound what is already bounded, and that
+	//    shuffle was most of the pipeline's memory.
 	if v.ext.ReleasesPairs() {
 		ps := s.Scope("pairs")
-		headPairs := beam.ParDo(ps, &headPartitionsFn{HeadSize: v.params.HeadSize}, vector)
-		pairs := pbeam.MakePrivate(ps, beam.ParDo(ps, &headPairsFn{HeadSize: v.params.HeadSize}, kept, beam.SideInput{Input: vector}), spec)
-		pairCounts := pbeam.Count(ps, pairs, countParams(v, pairCounter(v), headPairs))
-		textio.Write(ps, out+"/pairs.txt", beam.ParDo(ps, formatCount, pairCounts))
+		heads := beam.ParDo(ps, &headPartitionsFn{HeadSize: v.params.HeadSize}, vector)
+		users := beam.ParDo(ps, &headPairsFn{HeadSize: v.params.HeadSize}, kept, beam.SideInput{Input: vector})
+		counts := beam.CombinePerKey(ps, sumCounts, beam.Flatten(ps, heads, users))
+		noisy := beam.ParDo(ps, &pairNoiseFn{Config: pairNoiseConfig(v)}, counts)
+		textio.Write(ps, out+"/pairs.txt", noisy)
 	}
 
 	// 5. A few bad lines, for the caller (the counts are Beam metrics).
@@ -310,13 +318,6 @@ type counterSpec struct {
 
 func catalogCounter(v *validated) counterSpec { return counterOf(v.ext.Items(), int64(v.params.K)) }
 
-func pairCounter(v *validated) counterSpec {
-	if !v.ext.ReleasesPairs() {
-		return counterSpec{} // no pairs
-	}
-	return counterOf(v.ext.Pairs(), int64(v.params.K)*int64(v.params.K-1)/2)
-}
-
 // counterOf describes counter c, or, for an exact release (c == nil), a
 // count whose users each change at most l0 values.
 func counterOf(c *dp.Counter, l0 int64) counterSpec {
@@ -330,24 +331,23 @@ func counterOf(c *dp.Counter, l0 int64) counterSpec {
 	return counterSpec{l0: cl0, eps: eps, delta: delta}
 }
 
-// privacySpec gives Privacy on Beam the sum of what the two counts are
-// called with; the release's real spend is the plan's (zCDP accounting of
-// the same Gaussian noise), which is what the ledger is debited.
+// privacySpec gives Privacy on Beam what the item count is called with;
+// the release's real spend is the plan's (zCDP accounting of the same
+// Gaussian noise, with the pair counts'), which is what the ledger is
+// debited.
 func privacySpec(v *validated) (*pbeam.PrivacySpec, error) {
 	var eps, delta float64
-	for _, c := range []counterSpec{catalogCounter(v), pairCounter(v)} {
-		if c.l0 == 0 {
-			continue
-		}
-		eps += c.eps
-		delta += c.delta
+	// Only the item counts go through Privacy on Beam (the pair counts get
+	// the core's counter: see construct).
+	if c := catalogCounter(v); c.l0 != 0 {
+		eps, delta = c.eps, c.delta
 	}
 	if v.params.Noise == dp.Laplace {
 		delta = 0
 	}
 	params := pbeam.PrivacySpecParams{
-		// One ulp of headroom, so that the second count's exact request
-		// is never "slightly too large" after the first one's subtraction.
+		// One ulp of headroom, so that the count's exact request is never
+		// "slightly too large" after rounding.
 		AggregationEpsilon: math.Nextafter(eps*(1+1e-12), math.Inf(1)),
 		AggregationDelta:   delta,
 	}

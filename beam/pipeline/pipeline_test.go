@@ -410,3 +410,54 @@ func TestReadsEveryLineOfCompressedFiles(t *testing.T) {
 	assert.Equal(t, plain.Stats, zipped.Stats)
 	assert.Equal(t, plain.Counts, zipped.Counts)
 }
+
+// TestEveryCountCarriesThePlansNoise compares a private release with the
+// non-private one of the same events and sample key: the differences are
+// the noise, on every item and every head pair (zeros included), and their
+// standard deviation is the plan's σ of each part. With the sample's 500
+// item differences and over 500 pair differences (the pairs both heads
+// hold, about 1,000; the heads come from noisy and exact counts) the sample
+// SD is within 3.2% of σ at one standard error; the test accepts ±20%,
+// more than 6 standard errors (a false failure less than once in 10⁸ runs
+// per part), and fails if a part is left without noise or given half or
+// twice it.
+func TestEveryCountCarriesThePlansNoise(t *testing.T) {
+	opts := fixture(t, sampleEvents(t))
+	params := release.Options{Epsilon: 1, Delta: 1e-6, HeadSize: 60, Mechanisms: pairsOnBeam}
+	opts.Release, opts.NonPrivate = params, true
+	exact, err := Release(context.Background(), nil, opts)
+	require.NoError(t, err)
+	opts.NonPrivate = false
+	ledger, err := dp.OpenFileLedger(filepath.Join(t.TempDir(), "ledger"), dp.LedgerOptions{
+		Budget: dp.Budget{Epsilon: 2, Delta: 1e-5}, Create: true, Logger: quiet,
+	})
+	require.NoError(t, err)
+	defer ledger.Close()
+	noisy, err := Release(context.Background(), ledger, opts)
+	require.NoError(t, err)
+	plan, err := params.Plan(mustCatalog(t, opts.Catalog))
+	require.NoError(t, err)
+
+	sd := func(d []float64) float64 {
+		_, s := meanSD(d)
+		return s
+	}
+	var items []float64
+	for i, n := range noisy.Counts.Items {
+		items = append(items, float64(n-exact.Counts.Items[i]))
+	}
+	var pairs []float64
+	require.Len(t, noisy.Counts.Pairs, 60*59/2, "every head pair, zeros included")
+	for key, n := range noisy.Counts.Pairs {
+		// The head comes from the noisy item counts, so it may differ from
+		// the exact release's: compare the pairs both heads hold.
+		if c, ok := exact.Counts.Pairs[key]; ok {
+			pairs = append(pairs, float64(n-c))
+		}
+	}
+	require.Greater(t, len(pairs), 500)
+	sigmaItems, sigmaPairs := plan.Parts[0].Sigma(), plan.Parts[1].Sigma()
+	t.Logf("item noise SD %.3f (σ %.3f, %d counts), pair noise SD %.3f (σ %.3f, %d counts)", sd(items), sigmaItems, len(items), sd(pairs), sigmaPairs, len(pairs))
+	assert.InEpsilon(t, sigmaItems, sd(items), 0.2, "item noise")
+	assert.InEpsilon(t, sigmaPairs, sd(pairs), 0.2, "pair noise")
+}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -23,24 +25,27 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/bottomk"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
 )
 
 func init() {
-	register.DoFn4x1[context.Context, string, func(string, int64), func(string), error](&admitFn{})
+	register.DoFn4x1[context.Context, string, func(string, []byte), func(string), error](&admitFn{})
 	register.Emitter2[string, []byte]()
 	register.Emitter1[string]()
 	register.DoFn3x1[context.Context, fileio.ReadableFile, func(string), error](&wholeFileLinesFn{})
-	register.DoFn3x0[string, func(*int64) bool, func(string, []byte)](&boundFn{})
-	register.Iter1[int64]()
+	register.Combiner3[[]byte, []byte, []byte](&bottomKFn{})
 	register.Function3x0[string, []byte, func(string, int64)](explodeItems)
 	register.Emitter2[string, int64]()
-	register.DoFn4x0[string, []byte, []int64, func(string, int64)](&headPairsFn{})
-	register.DoFn2x0[[]int64, func(int64)](&headPartitionsFn{})
-	register.Emitter1[int64]()
+	register.DoFn4x0[string, []byte, []int64, func(int64, int64)](&headPairsFn{})
+	register.DoFn2x0[[]int64, func(int64, int64)](&headPartitionsFn{})
+	register.Emitter2[int64, int64]()
+	register.Function2x1[int64, int64, int64](sumCounts)
+	register.DoFn2x2[int64, int64, string, error](&pairNoiseFn{})
 	register.Function2x1[int64, int64, itemCount](toItemCount)
 	register.Combiner3[[]int64, itemCount, []int64](&vectorFn{})
 	register.Function2x1[int64, int64, string](formatCount)
@@ -197,15 +202,18 @@ var (
 )
 
 // admitFn parses a line, checks the event and replaces the user ID by its
-// pseudonym: the raw ID goes no further than this function. It emits
-// (pseudonym, catalog index) for an accepted event and the error of a bad
-// line (which never contains the user ID), and counts lines in Beam
+// pseudonym: the raw ID goes no further than this function. It emits, for
+// an accepted event, the pseudonym and the item's catalog index with its
+// rank for bounding (a ranked record, see bottomKFn), and the error of a
+// bad line (which never contains the user ID), and counts lines in Beam
 // metrics.
 type admitFn struct {
-	Config workerConfig
+	Config    workerConfig
+	SampleKey []byte // keys the ranks, as collect.Options.SampleKey
 
 	lp   *events.LineParser
 	gate *collect.Gate
+	hash bottomk.Hash
 }
 
 func (f *admitFn) Setup(ctx context.Context) error {
@@ -213,11 +221,14 @@ func (f *admitFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var key [16]byte
+	copy(key[:], f.SampleKey)
+	f.hash = bottomk.New(key)
 	f.lp, f.gate, err = f.Config.gate(cat)
 	return err
 }
 
-func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(string, int64), bad func(string)) error {
+func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(string, []byte), bad func(string)) error {
 	e, skip, err := f.lp.Parse(line)
 	if skip {
 		if strings.TrimSpace(line) != "" && strings.TrimSpace(line) != strings.TrimSpace(f.Config.Header) {
@@ -231,7 +242,7 @@ func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(str
 		id, idx, err = f.gate.Admit(e)
 		if err == nil {
 			acceptedLines.Inc(ctx, 1)
-			emit(string(id[:]), int64(idx))
+			emit(string(id[:]), appendRanked(nil, f.hash.Rank(id, idx), idx))
 			return nil
 		}
 	}
@@ -240,35 +251,65 @@ func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(str
 	return nil
 }
 
-// boundFn keeps, for one pseudonym, the items a collect.Collector would
-// keep (collect.Bound), and emits them packed as little-endian
-// uint32s.
-type boundFn struct {
-	SampleKey []byte
-	K         int
+// A ranked record is an item with its rank for one user: the rank as a
+// big-endian uint64 (so that records compare as bytes in rank order) and
+// the catalog index as a big-endian uint32.
+const rankedLen = 12
 
-	buf []uint32
+func appendRanked(b []byte, rank uint64, item uint32) []byte {
+	b = binary.BigEndian.AppendUint64(b, rank)
+	return binary.BigEndian.AppendUint32(b, item)
 }
 
-func (f *boundFn) ProcessElement(id string, items func(*int64) bool, emit func(string, []byte)) {
-	var pid pseudonym.ID
-	copy(pid[:], id)
-	var key [16]byte
-	copy(key[:], f.SampleKey)
-	f.buf = f.buf[:0]
-	var it int64
-	for items(&it) {
-		f.buf = append(f.buf, uint32(it))
+// bottomKFn keeps, per pseudonym, the K items of smallest rank: exactly
+// the items a collect.Collector with the same SampleKey keeps. Bottom-K
+// sets merge exactly, so it is a combiner and runners combine before the
+// shuffle: a user's events are never grouped in one place. The
+// accumulator is the kept ranked records, sorted and distinct; the output
+// is their items packed as little-endian uint32s (decodeItems).
+type bottomKFn struct{ K int }
+
+func (f *bottomKFn) CreateAccumulator() []byte { return nil }
+
+func (f *bottomKFn) AddInput(acc, rec []byte) []byte { return f.insert(acc, rec) }
+
+func (f *bottomKFn) MergeAccumulators(a, b []byte) []byte {
+	for i := 0; i+rankedLen <= len(b); i += rankedLen {
+		a = f.insert(a, b[i:i+rankedLen])
 	}
-	kept := collect.Bound(key, f.K, pid, f.buf)
-	out := make([]byte, 0, 4*len(kept))
-	for _, x := range kept {
-		out = binary.LittleEndian.AppendUint32(out, x)
-	}
-	emit(id, out)
+	return a
 }
 
-// decodeItems unpacks boundFn's item list.
+// insert adds one ranked record to acc, unless acc already holds it or
+// holds K records of smaller rank.
+func (f *bottomKFn) insert(acc, rec []byte) []byte {
+	if len(rec) != rankedLen || f.K < 1 {
+		return acc
+	}
+	n := len(acc) / rankedLen
+	i, found := sort.Find(n, func(i int) int { return bytes.Compare(rec, acc[i*rankedLen:(i+1)*rankedLen]) })
+	if found || i >= f.K {
+		return acc
+	}
+	if n < f.K {
+		acc = append(acc, rec...) // grow by one record; shifted below
+	} else {
+		n-- // the last record falls out
+	}
+	copy(acc[(i+1)*rankedLen:], acc[i*rankedLen:n*rankedLen])
+	copy(acc[i*rankedLen:], rec)
+	return acc
+}
+
+func (f *bottomKFn) ExtractOutput(acc []byte) []byte {
+	out := make([]byte, 0, 4*(len(acc)/rankedLen))
+	for i := 0; i+rankedLen <= len(acc); i += rankedLen {
+		out = binary.LittleEndian.AppendUint32(out, binary.BigEndian.Uint32(acc[i+8:]))
+	}
+	return out
+}
+
+// decodeItems unpacks bottomKFn's item list.
 func decodeItems(b []byte) []uint32 {
 	out := make([]uint32, len(b)/4)
 	for i := range out {
@@ -284,15 +325,16 @@ func explodeItems(id string, kept []byte, emit func(string, int64)) {
 	}
 }
 
-// headPairsFn emits (pseudonym, pair key) for each pair of kept items that
-// are both in the head chosen from the released item counts (a side input).
+// headPairsFn emits (pair key, 1) for each pair of a user's kept items
+// that are both in the head chosen from the released item counts (a side
+// input). The pseudonym goes no further.
 type headPairsFn struct {
 	HeadSize int
 
 	inHead []bool
 }
 
-func (f *headPairsFn) ProcessElement(id string, kept []byte, itemCounts []int64, emit func(string, int64)) {
+func (f *headPairsFn) ProcessElement(_ string, kept []byte, itemCounts []int64, emit func(int64, int64)) {
 	if f.inHead == nil {
 		f.inHead = make([]bool, len(itemCounts))
 		for _, it := range release.HeadItems(itemCounts, f.HeadSize) {
@@ -303,22 +345,95 @@ func (f *headPairsFn) ProcessElement(id string, kept []byte, itemCounts []int64,
 	items = slices.DeleteFunc(items, func(it uint32) bool { return int(it) >= len(f.inHead) || !f.inHead[it] })
 	for x := range items {
 		for y := x + 1; y < len(items); y++ {
-			emit(id, pairKey(items[x], items[y]))
+			emit(pairKey(items[x], items[y]), 1)
 		}
 	}
 }
 
-// headPartitionsFn emits every head pair: the public partitions of the
-// pair count. The head is post-processing of released counts.
+// headPartitionsFn emits (pair key, 0) for every head pair, so that every
+// pair of the head gets a count and noise, zeros included. The head is
+// post-processing of released counts.
 type headPartitionsFn struct{ HeadSize int }
 
-func (f *headPartitionsFn) ProcessElement(itemCounts []int64, emit func(int64)) {
+func (f *headPartitionsFn) ProcessElement(itemCounts []int64, emit func(int64, int64)) {
 	head := release.HeadItems(itemCounts, f.HeadSize)
 	for x := range head {
 		for y := x + 1; y < len(head); y++ {
-			emit(pairKey(head[x], head[y]))
+			emit(pairKey(head[x], head[y]), 0)
 		}
 	}
+}
+
+func sumCounts(a, b int64) int64 { return a + b }
+
+// noiseConfig is what a worker needs to rebuild the release's pair
+// counter: the options that calibrate it, the catalog they are checked
+// against, and the σ the launcher calibrated, which the worker's counter
+// must match.
+type noiseConfig struct {
+	Private    bool
+	Catalog    string
+	Mechanisms int
+	Epsilon    float64
+	Delta      float64
+	Noise      int
+	K          int
+	ItemShare  float64
+	HeadSize   int
+	Sigma      float64
+}
+
+func pairNoiseConfig(v *validated) noiseConfig {
+	c := noiseConfig{Private: v.private, Catalog: v.opts.Catalog}
+	if !v.private {
+		return c
+	}
+	p := v.params
+	c.Mechanisms, c.Epsilon, c.Delta, c.Noise = int(p.Mechanisms), p.Epsilon, p.Delta, int(p.Noise)
+	c.K, c.ItemShare, c.HeadSize, c.Sigma = p.K, p.ItemShare, p.HeadSize, v.ext.Pairs().Sigma()
+	return c
+}
+
+// pairNoiseFn adds the release's pair noise to each head pair's count and
+// formats it: the last step, so an exact count never leaves the runner.
+// Without Private it passes the exact counts (a non-private reference).
+type pairNoiseFn struct {
+	Config noiseConfig
+
+	counter *dp.Counter
+}
+
+func (f *pairNoiseFn) Setup(ctx context.Context) error {
+	if !f.Config.Private {
+		return nil
+	}
+	cat, err := loadCatalog(ctx, f.Config.Catalog)
+	if err != nil {
+		return err
+	}
+	c := f.Config
+	x, err := release.NewExternal(cat, release.Options{
+		Mechanisms: release.Mechanisms(c.Mechanisms), Epsilon: c.Epsilon, Delta: c.Delta,
+		Noise: dp.Noise(c.Noise), K: c.K, ItemShare: c.ItemShare, HeadSize: c.HeadSize,
+	})
+	if err != nil {
+		return fmt.Errorf("pair noise: %w", err)
+	}
+	f.counter = x.Pairs()
+	if f.counter == nil || f.counter.Sigma() != c.Sigma {
+		return fmt.Errorf("pair noise: the worker's counter does not match the launcher's (σ %v, want %v)", f.counter.Sigma(), c.Sigma)
+	}
+	return nil
+}
+
+func (f *pairNoiseFn) ProcessElement(key, count int64) (string, error) {
+	if f.counter != nil {
+		var err error
+		if count, err = f.counter.Noisy(count); err != nil {
+			return "", err
+		}
+	}
+	return formatCount(key, count), nil
 }
 
 // pairKey encodes the unordered pair of catalog indexes a and b as one
