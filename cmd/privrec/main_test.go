@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -317,4 +318,14 @@ func TestBuildRefusesALedgerBehindThePreviousModel(t *testing.T) {
 	code, stderr = build()
 	assert.Equal(t, exitData, code, "the model was charged to other.ledger")
 	assert.Contains(t, stderr, "was charged to ledger")
+}
+
+// --version names the build, the Go version and the DP library's version,
+// which calibrates the noise.
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.Equal(t, exitOK, run(context.Background(), []string{"--version"}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "privrec version ")
+	assert.Contains(t, out.String(), runtime.Version())
+	assert.Contains(t, out.String(), "differential-privacy/go v2.1.0")
 }

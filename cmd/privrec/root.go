@@ -36,6 +36,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
 4 invalid input (bad lines with --strict, corrupt model or ledger, bad key file).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
