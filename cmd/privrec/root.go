@@ -43,6 +43,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
+	root.Flags().Bool("version", false, "print the build, Go and DP library versions")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print machine-readable JSON instead of text")
 	root.PersistentFlags().BoolVarP(&a.quiet, "quiet", "q", false, "no progress bars or informational logs")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logs on stderr (never include user IDs, pseudonyms or keys)")
