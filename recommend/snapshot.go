@@ -349,7 +349,8 @@ func decodeModel(data []byte) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := strictJSON(sd.b, &rep); err != nil {
+	reportJSON := sd.b
+	if err := strictJSON(reportJSON, &rep); err != nil {
 		return nil, fmt.Errorf("report: %v", err)
 	}
 	if rep.Format != ReportFormat {
@@ -414,6 +415,16 @@ func decodeModel(data []byte) (*Model, error) {
 		return nil, err
 	}
 	m.report.Contents.EvidenceShare = share
+	// The report's contents are derived from the sections, and the report
+	// is stored as WriteTo marshals it: a snapshot has one encoding, so a
+	// report edited by hand (or a section swapped under it) is refused
+	// rather than silently rewritten on the next save.
+	if m.report.Contents != rep.Contents {
+		return nil, fmt.Errorf("report: contents %+v disagree with the sections (%+v)", rep.Contents, m.report.Contents)
+	}
+	if canon, err := json.Marshal(m.report); err != nil || !bytes.Equal(canon, reportJSON) {
+		return nil, errors.New("report: not in the form privrec writes (edited by hand?)")
+	}
 	return m, nil
 }
 

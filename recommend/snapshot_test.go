@@ -123,6 +123,19 @@ func sectionAt(body []byte, tag string) int {
 	return -1
 }
 
+// editReport returns a mutation of a snapshot body that replaces its report
+// section's JSON with edit's result.
+func editReport(edit func(js []byte) []byte) func([]byte) []byte {
+	return func(b []byte) []byte {
+		off := sectionAt(b, "RPRT")
+		n := int(binary.LittleEndian.Uint64(b[off+4:]))
+		js := edit(bytes.Clone(b[off+12 : off+12+n]))
+		out := binary.LittleEndian.AppendUint64(bytes.Clone(b[:off+4]), uint64(len(js)))
+		out = append(out, js...)
+		return append(out, b[off+12+n:]...)
+	}
+}
+
 func TestSnapshotStructuralChecks(t *testing.T) {
 	data := snapshotBytes(t, clusteredModel(t))
 	body := data[:len(data)-sha256.Size]
@@ -143,6 +156,15 @@ func TestSnapshotStructuralChecks(t *testing.T) {
 		{"section twice", func(b []byte) []byte { return append(b, b[nbrs:]...) }, `section "NBRS" twice`},
 		{"trailing bytes", func(b []byte) []byte { return append(b, 1, 2, 3) }, "truncated"},
 		{"cut short", func(b []byte) []byte { return b[:len(b)-7] }, "truncated"},
+		// The report is derived data in one form: re-encoding must not
+		// rewrite what was read.
+		{"report reformatted", editReport(func(js []byte) []byte { return append([]byte(" "), js...) }), "not in the form privrec writes"},
+		{"report escapes rewritten", editReport(func(js []byte) []byte {
+			return bytes.Replace(js, []byte(`"format":"p`), []byte(`"format":"\u0070`), 1)
+		}), "not in the form privrec writes"},
+		{"report contents edited", editReport(func(js []byte) []byte {
+			return bytes.Replace(js, []byte(`"items":`), []byte(`"items":1`), 1)
+		}), "disagree with the sections"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
