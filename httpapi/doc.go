@@ -1,7 +1,7 @@
 // Package httpapi serves a privrec model over HTTP, as a net/http handler
 // that a backend can mount.
 //
-// The serving handler ([NewHandler]) needs only a recommend.Recommender: no
+// The serving handler ([NewHandler]) needs only the current model: no
 // keyring, no ledger, no per-user state, and it accepts no user identifier.
 // Its endpoints:
 //

@@ -7,16 +7,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 
 	"github.com/privrec/privrec/httpapi"
 	"github.com/privrec/privrec/recommend"
 )
 
-// The serving handler needs only a Recommender: mount it in any net/http
-// server, and swap models in while it serves.
+// The serving handler needs only the current model: mount it in any
+// net/http server, and swap models in while it serves.
 func ExampleNewHandler() {
-	rec := recommend.NewRecommender(nil) // rec.Swap(model) once one is released or loaded
-	h := httpapi.NewHandler(rec, httpapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	var current atomic.Pointer[recommend.Model] // current.Store(model) once one is released or loaded
+	h := httpapi.NewHandler(current.Load, httpapi.Options{Logger: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 

@@ -91,18 +91,28 @@ type recommendRequest struct {
 }
 
 type handler struct {
-	rec     *recommend.Recommender
+	current func() *recommend.Model
 	opts    Options
 	mux     *httpx.Mux
 	results sync.Pool
 }
 
-// NewHandler returns the serving handler for rec. It needs no key and keeps
-// no per-user state; ingestion is a separate handler (package
-// httpapi/ingest) for the one process that holds the key.
-func NewHandler(rec *recommend.Recommender, opts Options) http.Handler {
+// NewHandler returns the serving handler. Each request asks current for
+// the model to answer from, so swapping models while serving takes one
+// atomic.Pointer: pass its Load method, and Store a model once one is
+// released or loaded; a request in flight keeps the model it started with.
+// Until current returns a model (or when current is nil) the query
+// endpoints answer 503 no_model and /healthz is not ok.
+//
+// The handler needs no key and keeps no per-user state; ingestion is a
+// separate handler (package httpapi/ingest) for the one process that holds
+// the key.
+func NewHandler(current func() *recommend.Model, opts Options) http.Handler {
 	opts = opts.withDefaults()
-	h := &handler{rec: rec, opts: opts, mux: httpx.NewMux(opts.Logger)}
+	if current == nil {
+		current = func() *recommend.Model { return nil }
+	}
+	h := &handler{current: current, opts: opts, mux: httpx.NewMux(opts.Logger)}
 	h.results.New = func() any { return new(recommend.Result) }
 	h.mux.Route("/v1/similar/{item}", http.MethodGet, h.similar)
 	h.mux.Route("/v1/recommend", http.MethodPost, h.recommend)
@@ -114,7 +124,7 @@ func NewHandler(rec *recommend.Recommender, opts Options) http.Handler {
 }
 
 func (h *handler) model() (*recommend.Model, error) {
-	m := h.rec.Model()
+	m := h.current()
 	if m == nil {
 		return nil, &httpx.Error{Status: http.StatusServiceUnavailable, Code: httpx.CodeNoModel, Message: "no model loaded yet"}
 	}
@@ -288,7 +298,7 @@ func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 		{Name: "privrec_budget_epsilon_spent", Help: "Composed ε the ledger had spent when the current model was released.", Value: math.NaN()},
 		{Name: "privrec_budget_epsilon_cap", Help: "The ledger's ε cap.", Value: math.NaN()},
 	}
-	if m := h.rec.Model(); m != nil {
+	if m := h.current(); m != nil {
 		rep := m.Report()
 		gauges[0].Value = 1
 		gauges[1].Value = h.opts.Now().Sub(rep.CreatedAt).Seconds()

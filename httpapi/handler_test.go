@@ -64,10 +64,11 @@ func sampleModels(t testing.TB) [2]*recommend.Model {
 	return models
 }
 
-func newTestServer(t testing.TB, m *recommend.Model) (*httptest.Server, *recommend.Recommender) {
+func newTestServer(t testing.TB, m *recommend.Model) (*httptest.Server, *atomic.Pointer[recommend.Model]) {
 	t.Helper()
-	rec := recommend.NewRecommender(m)
-	srv := httptest.NewServer(NewHandler(rec, Options{Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 4096}))
+	rec := new(atomic.Pointer[recommend.Model])
+	rec.Store(m)
+	srv := httptest.NewServer(NewHandler(rec.Load, Options{Logger: slog.New(slog.DiscardHandler), MaxBodyBytes: 4096}))
 	t.Cleanup(srv.Close)
 	return srv, rec
 }
@@ -192,6 +193,21 @@ func TestErrorResponses(t *testing.T) {
 	}
 }
 
+// A nil model source is a handler with no model, not a panic.
+func TestNilModelSource(t *testing.T) {
+	h := NewHandler(nil, Options{Logger: slog.New(slog.DiscardHandler)})
+	for _, path := range []string{"/healthz", "/v1/popular", "/metrics"} {
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest("GET", path, nil))
+		if path == "/metrics" {
+			assert.Equal(t, 200, rr.Code)
+			assert.Contains(t, rr.Body.String(), "privrec_model_loaded 0")
+			continue
+		}
+		assert.Equal(t, 503, rr.Code, path)
+	}
+}
+
 func TestNoModelYet(t *testing.T) {
 	srv, rec := newTestServer(t, nil)
 	for _, path := range []string{"/healthz", "/v1/popular", "/v1/privacy", "/v1/similar/x"} {
@@ -201,7 +217,7 @@ func TestNoModelYet(t *testing.T) {
 	}
 	_, body := do(t, "GET", srv.URL+"/metrics", "", "")
 	assert.Contains(t, string(body), "privrec_model_loaded 0")
-	rec.Swap(sampleModels(t)[0])
+	rec.Store(sampleModels(t)[0])
 	status, _ := do(t, "GET", srv.URL+"/healthz", "", "")
 	assert.Equal(t, 200, status)
 }
@@ -241,7 +257,7 @@ func TestRecommendDuringModelSwaps(t *testing.T) {
 	}
 	deadline := time.Now().Add(time.Second)
 	for i := 0; time.Now().Before(deadline); i++ {
-		rec.Swap(ms[i%2])
+		rec.Store(ms[i%2])
 		time.Sleep(time.Millisecond)
 	}
 	close(stop)
@@ -255,7 +271,8 @@ func FuzzRecommendRequest(f *testing.F) {
 	f.Add(`{"context":[],"exclude":["a"],"categories":["christmas"],"min_support":1.5}`)
 	f.Add(`{"n":1e400}`)
 	f.Add(`[`)
-	h := NewHandler(recommend.NewRecommender(sampleModels(f)[0]), Options{Logger: slog.New(slog.DiscardHandler)})
+	m := sampleModels(f)[0]
+	h := NewHandler(func() *recommend.Model { return m }, Options{Logger: slog.New(slog.DiscardHandler)})
 	f.Fuzz(func(t *testing.T, body string) {
 		rr := httptest.NewRecorder()
 		h.ServeHTTP(rr, httptest.NewRequest("POST", "/v1/recommend", strings.NewReader(body)))

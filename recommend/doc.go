@@ -6,7 +6,7 @@
 // It holds what serving needs and nothing more: the public [Catalog], the
 // release [Window], the immutable [Model] with its privacy [Report], the
 // versioned snapshot format ([Model.WriteTo], [ReadModel], [SaveModel],
-// [LoadModel]) and queries ([Model.Recommend], [Recommender]). It imports
+// [LoadModel]) and queries ([Model.Recommend]). It imports
 // neither the keyring nor the DP library: a serving process holds no key,
 // no per-user state and no budget, and a test fails if it links them.
 //

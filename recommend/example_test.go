@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/privrec/privrec/collect"
@@ -77,11 +78,13 @@ func ExampleModel_Recommend() {
 	// no model yet: true
 }
 
-func ExampleRecommender() {
-	r := recommend.NewRecommender(nil) // r.Swap(model) when a model is released or loaded
-	var res recommend.Result           // one per goroutine, reused: queries then allocate nothing
+// A model is immutable, so a server swaps a new one in with an
+// atomic.Pointer while queries run.
+func Example_hotSwap() {
+	var current atomic.Pointer[recommend.Model] // current.Store(model) when a model is released or loaded
+	var res recommend.Result                    // one per goroutine, reused: queries then allocate nothing
 	serve := func(cart []string) error {
-		m := r.Model() // the current model; a query in flight keeps the one it started with
+		m := current.Load() // a query in flight keeps the model it started with
 		if m == nil {
 			return errors.New("no model yet")
 		}

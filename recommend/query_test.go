@@ -170,13 +170,12 @@ func TestRecommendAllocatesNothing(t *testing.T) {
 	}
 }
 
-// Queries keep working, with no error, while models are swapped under them.
-func TestRecommenderHotSwap(t *testing.T) {
+// Queries keep working, with no error, while models are swapped under them
+// through an atomic.Pointer, as a server does (run with -race).
+func TestQueriesDuringHotSwap(t *testing.T) {
 	a, b := clusteredModel(t), clusteredModel(t)
-	r := recommend.NewRecommender(nil)
-	assert.Nil(t, r.Model())
-	assert.Nil(t, r.Swap(nil), "swapping in nil is ignored")
-	r.Swap(a)
+	var r atomic.Pointer[recommend.Model]
+	r.Store(a)
 	var failures atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -191,7 +190,7 @@ func TestRecommenderHotSwap(t *testing.T) {
 					return
 				default:
 				}
-				if err := r.Model().Recommend(&res, recommend.Query{Context: []string{"i00"}, N: 3}); err != nil || len(res.Items) != 3 {
+				if err := r.Load().Recommend(&res, recommend.Query{Context: []string{"i00"}, N: 3}); err != nil || len(res.Items) != 3 {
 					failures.Add(1)
 				}
 			}
@@ -199,15 +198,15 @@ func TestRecommenderHotSwap(t *testing.T) {
 	}
 	for i := range 200 {
 		if i%2 == 0 {
-			r.Swap(b)
+			r.Store(b)
 		} else {
-			r.Swap(a)
+			r.Store(a)
 		}
 	}
 	close(stop)
 	wg.Wait()
 	assert.Zero(t, failures.Load())
-	assert.Same(t, a, r.Swap(nil))
+	assert.Same(t, a, r.Load())
 }
 
 func BenchmarkRecommend(b *testing.B) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,7 +37,8 @@ and swapped in without dropping requests; a file that fails to load is logged an
 			if !a.quiet {
 				log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			}
-			rec := recommend.NewRecommender(m)
+			rec := new(atomic.Pointer[recommend.Model])
+			rec.Store(m)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -50,9 +52,9 @@ and swapped in without dropping requests; a file that fails to load is logged an
 	return c
 }
 
-func serve(ctx context.Context, ln net.Listener, rec *recommend.Recommender, path string, every time.Duration, log *slog.Logger, a *app) error {
+func serve(ctx context.Context, ln net.Listener, rec *atomic.Pointer[recommend.Model], path string, every time.Duration, log *slog.Logger, a *app) error {
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(rec, httpapi.Options{Logger: log}),
+		Handler:           httpapi.NewHandler(rec.Load, httpapi.Options{Logger: log}),
 		ReadHeaderTimeout: 2 * time.Second,
 		ReadTimeout:       5 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -81,7 +83,7 @@ func serve(ctx context.Context, ln net.Listener, rec *recommend.Recommender, pat
 
 // watchModel polls the model file and swaps in a new model when its size or
 // modification time changes.
-func watchModel(ctx context.Context, rec *recommend.Recommender, path string, every time.Duration, log *slog.Logger) {
+func watchModel(ctx context.Context, rec *atomic.Pointer[recommend.Model], path string, every time.Duration, log *slog.Logger) {
 	if every <= 0 {
 		return
 	}
@@ -111,7 +113,7 @@ func watchModel(ctx context.Context, rec *recommend.Recommender, path string, ev
 			lastT, lastN = mt, n
 			continue
 		}
-		rec.Swap(m)
+		rec.Store(m)
 		lastT, lastN = mt, n
 		log.Info("model reloaded", "release", m.Report().ReleaseID)
 	}

@@ -47,7 +47,9 @@ func TestServeReloadsModelWithoutDroppingRequests(t *testing.T) {
 	done := make(chan error, 1)
 	a := &app{stdout: io.Discard, stderr: io.Discard}
 	go func() {
-		done <- serve(ctx, ln, recommend.NewRecommender(first), path, 20*time.Millisecond, slog.New(slog.DiscardHandler), a)
+		rec := new(atomic.Pointer[recommend.Model])
+		rec.Store(first)
+		done <- serve(ctx, ln, rec, path, 20*time.Millisecond, slog.New(slog.DiscardHandler), a)
 	}()
 	url := "http://" + ln.Addr().String()
 

@@ -108,7 +108,7 @@ func TestNoIdentifierOrKeyInAnyArtefact(t *testing.T) {
 	require.NoError(t, err)
 
 	// The HTTP API: queries, errors, metrics, and ingestion.
-	api := httptest.NewServer(httpapi.NewHandler(recommend.NewRecommender(model), httpapi.Options{Logger: logger}))
+	api := httptest.NewServer(httpapi.NewHandler(func() *recommend.Model { return model }, httpapi.Options{Logger: logger}))
 	defer api.Close()
 	ingestCol, err := collect.New(cat, collect.Options{Window: w, MaxClockSkew: -1, Logger: logger})
 	require.NoError(t, err)

@@ -72,7 +72,7 @@ func TestConcurrentLoad(t *testing.T) {
 		return c
 	}
 
-	rec := recommend.NewRecommender(nil)
+	var rec atomic.Pointer[recommend.Model]
 	var failures atomic.Int64
 	fail := func(format string, args ...any) {
 		failures.Add(1)
@@ -91,7 +91,7 @@ func TestConcurrentLoad(t *testing.T) {
 					return
 				default:
 				}
-				m := rec.Model()
+				m := rec.Load()
 				if m == nil {
 					continue
 				}
@@ -144,7 +144,7 @@ func TestConcurrentLoad(t *testing.T) {
 				fail("release %d: %v", w, err)
 				return
 			}
-			rec.Swap(m)
+			rec.Store(m)
 			if w < windows-1 {
 				released <- m
 			}
