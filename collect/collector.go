@@ -17,7 +17,7 @@ import (
 // Defaults and limits of Options.
 const (
 	defaultMaxClockSkew = 5 * time.Minute
-	defaultKeep         = 64  // the release's default Keep (release.DefaultKeep)
+	defaultKeep         = 64  // the release's default Keep (release.Options.Keep)
 	maxKeep             = 256 // the release's largest K
 )
 

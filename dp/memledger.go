@@ -6,11 +6,8 @@ import (
 	"time"
 )
 
-// MemLedger is a Ledger in memory: it enforces its Budget like a
-// FileLedger, but forgets everything when the process ends. It is for
-// tests, benchmarks and experiments; never let it guard real releases. It
-// is safe for concurrent use.
-type MemLedger struct {
+// memLedger is NewMemLedger's Ledger.
+type memLedger struct {
 	budget Budget
 	now    func() time.Time
 	id     string
@@ -19,22 +16,25 @@ type MemLedger struct {
 	charges []Charge
 }
 
-var _ Ledger = (*MemLedger)(nil)
+var _ Ledger = (*memLedger)(nil)
 
-// NewMemLedger returns an empty in-memory ledger with cap b; now is the
-// clock (time.Now when nil).
-func NewMemLedger(b Budget, now func() time.Time) (*MemLedger, error) {
+// NewMemLedger returns an empty Ledger in memory with cap b; now is the
+// clock (time.Now when nil). It enforces its Budget like a FileLedger, but
+// forgets everything when the process ends: it is for tests, benchmarks and
+// experiments; never let it guard real releases. It is safe for concurrent
+// use.
+func NewMemLedger(b Budget, now func() time.Time) (Ledger, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &MemLedger{budget: b, now: now, id: newLedgerID()}, nil
+	return &memLedger{budget: b, now: now, id: newLedgerID()}, nil
 }
 
 // Debit implements Ledger.
-func (l *MemLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
+func (l *memLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
 	if err := ctx.Err(); err != nil {
 		return Charge{}, err
 	}
@@ -52,7 +52,7 @@ func (l *MemLedger) Debit(ctx context.Context, c Charge) (Charge, error) {
 }
 
 // Summary implements Ledger.
-func (l *MemLedger) Summary(now time.Time) (Summary, error) {
+func (l *memLedger) Summary(now time.Time) (Summary, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s, err := Summarize(l.budget, append([]Charge(nil), l.charges...), now)

@@ -15,7 +15,7 @@
 //     secret nobody can link a person's pseudonyms from two periods.
 //   - Without the secret, a pseudonym cannot be reversed or recomputed, even by
 //     someone who can enumerate every plausible user ID.
-//   - The secret never appears in String, GoString, any fmt verb, JSON, slog
+//   - The secret never appears in String, any fmt verb (%#v too), JSON, slog
 //     output or an error message.
 //
 // Release windows must lie inside a single key period; otherwise one person

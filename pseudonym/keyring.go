@@ -245,9 +245,6 @@ func DecodeSecret(s string) ([]byte, error) {
 	return b, nil
 }
 
-// Purpose returns the keyring's purpose.
-func (k *Keyring) Purpose() string { return k.s.opts.Purpose }
-
 // PeriodLength returns the length of one key period.
 func (k *Keyring) PeriodLength() time.Duration { return k.s.opts.PeriodLength }
 
@@ -330,10 +327,7 @@ func (k Keyring) String() string {
 	return fmt.Sprintf("pseudonym.Keyring{purpose: %q, period: %v, secret: redacted}", k.s.opts.Purpose, k.s.opts.PeriodLength)
 }
 
-// GoString is like String, for the %#v verb.
-func (k Keyring) GoString() string { return k.String() }
-
-// Format prints the same text as String for every verb.
+// Format prints the same text as String for every verb, %#v included.
 func (k Keyring) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
 
 // LogValue keeps the secret out of log/slog output.

@@ -48,17 +48,17 @@ func ParsePairSelection(s string) (PairSelection, error) {
 	return 0, fmt.Errorf("release: unknown pair selection %q (want head or threshold)", s)
 }
 
-// MaxK bounds K and Keep: pairs per user grow as K².
-const MaxK = 256
+// maxK bounds K and Keep: pairs per user grow as K².
+const maxK = 256
 
-// Defaults applied by Options.WithDefaults to zero fields.
+// Defaults applied by Options.WithDefaults to zero fields; the field
+// documentation states each one.
 const (
-	DefaultK         = 16
-	DefaultKeep      = 64
-	DefaultItemShare = 0.5
-	DefaultHeadSize  = 500
-	DefaultNeighbors = 100
-
+	defaultK                   = 16
+	defaultKeep                = 64
+	defaultItemShare           = 0.5
+	defaultHeadSize            = 500
+	defaultNeighbors           = 100
 	defaultSelectionDeltaShare = 0.5
 )
 
@@ -90,10 +90,10 @@ type Options struct {
 	Noise dp.Noise
 	// K is the contribution bound: each user counts for at most K items
 	// per window, so they change at most K item counts and K(K−1)/2 pair
-	// counts. In [1, MaxK]; DefaultK when zero.
+	// counts. In [1, 256]; 16 when zero.
 	K int
 	// Keep is how many distinct items the collector kept per user, in
-	// [K, MaxK]; when zero, the collector's (at least K), and K for an
+	// [K, 256]; when zero, the collector's (at least K), and K for an
 	// External release. See CollectKeep for what to collect with. When
 	// Keep > K the release weights them instead of
 	// discarding the surplus (McSherry & Mironov 2009): a user with n > K
@@ -111,7 +111,7 @@ type Options struct {
 	// a second popularity release it chooses. The shares are of what the
 	// active-user count (Auto) and the category statistic (Categories)
 	// leave; for Gaussian noise they are of ρ, for Laplace of ε. Without
-	// pairs, item counts get all that is left.
+	// pairs, item counts get all that is left. 0.5 when zero.
 	ItemShare float64
 	// Pairs chooses how pairs are selected; HeadPairs by default.
 	Pairs PairSelection
@@ -120,10 +120,10 @@ type Options struct {
 	// when zero.
 	SelectionDeltaShare float64
 	// HeadSize is the number of head items with HeadPairs, in
-	// [2, 20000].
+	// [2, 20000]; 500 when zero (Auto may choose fewer).
 	HeadSize int
 	// Neighbors is how many neighbours per item the model keeps, in
-	// [1, 10000].
+	// [1, 10000]; 100 when zero.
 	Neighbors int
 	// Scoring tunes the post-processing (never what is released or what
 	// it costs); the zero value is the measured best.
@@ -177,20 +177,20 @@ func (e *OptionError) Error() string {
 // WithDefaults returns o with zero fields set to their defaults.
 func (o Options) WithDefaults() Options {
 	if o.K == 0 {
-		o.K = DefaultK
+		o.K = defaultK
 	}
 	// A zero Keep stays zero: Private and Exact take the collector's.
 	if o.ItemShare == 0 {
-		o.ItemShare = DefaultItemShare
+		o.ItemShare = defaultItemShare
 	}
 	if o.SelectionDeltaShare == 0 {
 		o.SelectionDeltaShare = defaultSelectionDeltaShare
 	}
 	if o.HeadSize == 0 {
-		o.HeadSize = DefaultHeadSize
+		o.HeadSize = defaultHeadSize
 	}
 	if o.Neighbors == 0 {
-		o.Neighbors = DefaultNeighbors
+		o.Neighbors = defaultNeighbors
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -239,11 +239,11 @@ func (o Options) Validate() error {
 // (non-private) release uses too.
 func (o Options) validateShape() error {
 	bad := func(field string, v any, why string) error { return &OptionError{field, v, why} }
-	if o.K < 1 || o.K > MaxK {
-		return bad("K", o.K, fmt.Sprintf("must be in [1, %d]", MaxK))
+	if o.K < 1 || o.K > maxK {
+		return bad("K", o.K, fmt.Sprintf("must be in [1, %d]", maxK))
 	}
-	if o.Keep != 0 && (o.Keep < o.K || o.Keep > MaxK) {
-		return bad("Keep", o.Keep, fmt.Sprintf("must be in [K, %d]", MaxK))
+	if o.Keep != 0 && (o.Keep < o.K || o.Keep > maxK) {
+		return bad("Keep", o.Keep, fmt.Sprintf("must be in [K, %d]", maxK))
 	}
 	if o.Keep > o.K && o.Pairs == ThresholdPairs {
 		return bad("Keep", o.Keep, "weighting (Keep > K) needs head pairs: a threshold is calibrated to the pairs one user can create")
@@ -286,7 +286,7 @@ func pairsPerUser(k int) int64 { return int64(k) * int64(k-1) / 2 }
 
 // CollectKeep returns the Keep a collector for a release under o should
 // use: Keep when set; otherwise K with ThresholdPairs (a threshold is
-// calibrated to the pairs of K items), and DefaultKeep (or K if larger)
+// calibrated to the pairs of K items), and defaultKeep (or K if larger)
 // for everything else.
 func (o Options) CollectKeep() int {
 	o = o.WithDefaults()
@@ -296,7 +296,7 @@ func (o Options) CollectKeep() int {
 	case o.Pairs == ThresholdPairs:
 		return o.K
 	}
-	return max(o.K, DefaultKeep)
+	return max(o.K, defaultKeep)
 }
 
 // withKeep resolves a zero Keep to what a collector kept (at least K).

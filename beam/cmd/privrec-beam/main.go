@@ -98,6 +98,7 @@ type cliFlags struct {
 // command line's flag set).
 func flags(fs *flag.FlagSet) *cliFlags {
 	f := &cliFlags{}
+	defaults := release.Options{}.WithDefaults()
 	fs.StringVar(&f.events, "events", "", "events file or pattern, on any Beam filesystem (required)")
 	fs.StringVar(&f.format, "format", "auto", "csv, jsonl, online-retail, or auto (jsonl by extension, else by header)")
 	fs.StringVar(&f.catalog, "catalog", "", "catalog CSV (id[,category][,name]) that every worker can read (required)")
@@ -116,10 +117,10 @@ func flags(fs *flag.FlagSet) *cliFlags {
 	fs.Float64Var(&f.params.Delta, "delta", 1e-6, "δ of this release (0 with --mechanism laplace)")
 	fs.StringVar(&f.mechanisms, "mechanisms", "popularity+pairs", "what to release: popularity+pairs or popularity (Beam does not run the core's auto, categories)")
 	fs.StringVar(&f.mechanism, "mechanism", "gaussian", "gaussian or laplace")
-	fs.IntVar(&f.params.K, "k", release.DefaultK, "max items per user per window")
-	fs.Float64Var(&f.params.ItemShare, "item-share", release.DefaultItemShare, "share of the budget for item counts")
-	fs.IntVar(&f.params.HeadSize, "head-size", release.DefaultHeadSize, "head items whose pairs are released")
-	fs.IntVar(&f.params.Neighbors, "neighbors", release.DefaultNeighbors, "neighbours kept per item")
+	fs.IntVar(&f.params.K, "k", defaults.K, "max items per user per window")
+	fs.Float64Var(&f.params.ItemShare, "item-share", defaults.ItemShare, "share of the budget for item counts")
+	fs.IntVar(&f.params.HeadSize, "head-size", defaults.HeadSize, "head items whose pairs are released")
+	fs.IntVar(&f.params.Neighbors, "neighbors", defaults.Neighbors, "neighbours kept per item")
 	fs.StringVar(&f.out, "out", "", "model snapshot to write, a local path (required)")
 	fs.StringVar(&f.tempDir, "temp-dir", "", "directory on a Beam filesystem for the released counts (default: next to --out)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "cancel the job if it has not finished after this long (0: no limit); a charged ledger stays charged")
