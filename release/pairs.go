@@ -232,6 +232,26 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 	// expect, at least 1 so that one chance co-occurrence of two rare
 	// items is not evidence).
 	spread := func(expect float64) float64 { return math.Sqrt(sigma*sigma + max(expect, 1)) }
+	// score is what pairThreshold sees of a pair: its standardized
+	// residual, whose values below −τ stand for the noise above τ. Where
+	// the noise is below one count (0 < σ < 1, large ε), sampling
+	// dominates the spread and its skew makes plain negatives undercount
+	// the chance excesses (on baskets without pair structure, noise then
+	// passes as evidence). A pair below its expectation then stands for
+	// the count mirrored on Anscombe's variance-stabilized scale, where
+	// sampling is about symmetric: the c' with sqrt(c'+3/8) − sqrt(e+3/8)
+	// = sqrt(e+3/8) − sqrt(c+3/8), standardized like any count.
+	score := func(c, e float64) float64 { return (c - e) / spread(e) }
+	if sigma > 0 && sigma < 1 {
+		score = func(c, e float64) float64 {
+			a, b := math.Sqrt(max(c, 0)+0.375), math.Sqrt(e+0.375)
+			if a >= b {
+				return (c - e) / spread(e)
+			}
+			m := 2*b - a
+			return -(m*m - 0.375 - e) / spread(e)
+		}
+	}
 	z := 0.0
 	switch {
 	case h <= 2 || opts.NoShrinkage:
@@ -242,7 +262,7 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 			for x := 0; x < h; x++ {
 				for y := x + 1; y < h; y++ {
 					expect := ev.lambda * pop[head[x]] * pop[head[y]]
-					if !yield((noisy(x, y) - expect) / spread(expect)) {
+					if !yield(score(noisy(x, y), expect)) {
 						return
 					}
 				}
@@ -300,28 +320,26 @@ const pairFDR = 0.3
 // pair's residual over its spread) above which a pair is evidence, for h
 // head items and pair noise sigma.
 //
-// When the noise dominates the spread (sigma ≥ 1), z is about symmetric
-// around 0 for pairs without signal, so the pairs below −τ estimate how many
-// of those above τ are noise: the threshold is the smallest τ ≥ 1 at which
-// that estimate, (#{z < −τ} + 1)/#{z > τ}, is at most pairFDR (a
-// target-decoy estimate of the false discovery rate). It adapts to the
-// data: on counts without pair structure no τ qualifies, and where many
-// pairs carry weak signal a low τ keeps them. Where no τ below the
-// family-wise threshold sqrt(2·ln(pairs)) qualifies, and always without
-// noise (sampling is skewed, so the decoys would undercount), the
+// The residuals are about symmetric around 0 for pairs without signal
+// (headEvidence mirrors them so where sampling would skew them), so the
+// pairs below −τ estimate how many of those above τ are noise: the
+// threshold is the smallest τ ≥ 1 at which that estimate,
+// (#{z < −τ} + 1)/#{z > τ}, is at most pairFDR (a target-decoy estimate of
+// the false discovery rate). It adapts to the data: on counts without pair
+// structure no τ qualifies, and where many pairs carry weak signal a low τ
+// keeps them. Where no τ below the family-wise threshold sqrt(2·ln(pairs))
+// qualifies, and always without noise (the exact reference), the
 // family-wise threshold, which a pair without signal clears about once in
-// the whole matrix. With a little noise (0 < σ < 1, large ε), sampling
-// still skews the residuals and the family-wise threshold measured too
-// strict: the universal threshold sqrt(2·ln(h−1)), which a row's pairs
-// without signal clear about once in sqrt(π·ln h) rows.
+// the whole matrix.
+//
+// Below σ = 1 the universal threshold sqrt(2·ln(h−1)) was used until it
+// measured too strict there: more budget gave a worse model (on the
+// synthetic shop of 100k users, NDCG@10 0.120 at ε = 4 and 0.104 at ε = 8).
 func pairThreshold(h int, sigma float64, residuals iter.Seq[float64]) float64 {
 	pairs := float64(h) * float64(h-1) / 2
 	fw := math.Sqrt(2 * math.Log(pairs))
-	switch {
-	case sigma == 0:
+	if sigma == 0 {
 		return fw
-	case sigma < 1:
-		return math.Sqrt(2 * math.Log(float64(h-1))) // the universal threshold
 	}
 	var zs []float64
 	for z := range residuals {
