@@ -57,7 +57,7 @@ var AblationLevers = []Lever{
 		return p
 	}},
 	{Name: "garrote at the universal threshold (issue 3's) instead of the false-discovery-rate one", Scoring: release.ScoringOptions{UniversalThreshold: true}},
-	{Name: "low-rank denoising of the head pair matrix", Scoring: release.ScoringOptions{LowRank: true}},
+	{Name: "low-rank part of the pair evidence added (broad patterns of co-purchase)", Scoring: release.ScoringOptions{LowRank: true}},
 	{Name: "no shrinkage: every positive residual kept", Scoring: release.ScoringOptions{NoShrinkage: true}},
 	{Name: "local false-discovery-rate weights instead of the garrote", Scoring: release.ScoringOptions{LocalFDR: true}},
 }

@@ -23,9 +23,12 @@
 //     costs 8% of the budget.
 //   - pairs (pairs.go): users per pair of the head items (chosen from the
 //     noisy item counts) or, with ThresholdPairs, per pair above the DP
-//     library's threshold; the excess over what popularity predicts,
-//     shrunk at the universal threshold of noise and sampling, becomes
-//     neighbour lists ("bought together").
+//     library's threshold; the excess over what popularity predicts
+//     becomes neighbour lists ("bought together"): the single pairs that
+//     clear a garrote at a threshold set by a target-decoy estimate of the
+//     false discovery rate (and, with ScoringOptions.LowRank, broad
+//     patterns that stand out of the noise as eigencomponents of the head
+//     pair matrix).
 //   - baskets (baskets.go) and auto (auto.go), for Auto: the number of
 //     active users and the pair weight users bring to candidate heads,
 //     from which Auto predicts whether, and over which head, pair counts

@@ -2,6 +2,7 @@ package release
 
 import (
 	"cmp"
+	"fmt"
 	"iter"
 	"math"
 	"slices"
@@ -95,6 +96,9 @@ func (p pairs) useHead(b *builder, head []uint32, tri []int64, sigma float64) er
 	b.values[partPairs] = len(tri)
 	ev := headEvidence(b.pop, head, tri, sigma, b.o.Scoring)
 	b.threshold = ev.threshold
+	if ev.rank > 0 {
+		b.note(fmt.Sprintf("pairs: %d broad pattern(s) of co-purchase stood out of the noise; their low-rank part adds to the pairs the garrote kept", ev.rank))
+	}
 	return p.use(b, ev, sigma)
 }
 
@@ -123,6 +127,8 @@ type evidence struct {
 	released int
 	// threshold is the garrote's threshold on residuals (head pairs).
 	threshold float64
+	// rank is the number of patterns in the low-rank part (head pairs).
+	rank int
 }
 
 type edge struct {
@@ -224,8 +230,14 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 	if den > 0 && num > 0 {
 		ev.lambda = num / den
 	}
-	if opts.LowRank && sigma > 0 && h > 2 {
-		sigma = lowRankResiduals(vals, pop, head, ev.lambda, sigma)
+	// The low-rank part of the residuals is taken out first; the garrote
+	// below then works on what it leaves, and a pair's evidence is the sum.
+	var part []float64
+	if opts.LowRank && sigma > 0 && h > 2 && h <= maxLowRankHead {
+		part, ev.rank = lowRankPart(vals, pop, head, ev.lambda, sigma)
+		for i := range part {
+			vals[i] -= part[i]
+		}
 	}
 	// spread is the standard deviation of a pair's count around what
 	// independence predicts: noise, and sampling (about Poisson, variance
@@ -299,8 +311,14 @@ func headEvidence(pop []float64, head []uint32, tri []int64, sigma float64, opts
 				continue
 			}
 			t := z * spread(expect)
+			ex := 0.0
 			if r := noisy(x, y) - expect; r > t && r > 0 {
-				ex := r - t*t/r
+				ex = r - t*t/r
+			}
+			if part != nil {
+				ex += part[triIndex(min(x, y), max(x, y), h)]
+			}
+			if ex > 0 {
 				row = append(row, edge{to: head[y], excess: ex, support: expect + ex})
 			}
 		}
@@ -401,46 +419,65 @@ func localFDRWeights(residuals iter.Seq[float64]) func(z float64) float64 {
 	}
 }
 
-// lowRankResiduals replaces the residuals r_xy = vals_xy − λ·n_x·n_y of
-// the head pair matrix by their projection on the eigencomponents that
-// stand out of the noise (|eigenvalue| > 2σ·sqrt(h), the edge of the
-// semicircle of a symmetric noise matrix), each eigenvalue l shrunk to the
-// θ with l = θ + σ²h/θ, and returns the noise level left, σ·sqrt(2r/h). It
-// writes the denoised counts back into vals.
-func lowRankResiduals(vals, pop []float64, head []uint32, lambda, sigma float64) float64 {
+// maxLowRankHead is the largest head whose pair matrix gets a low-rank
+// part: the eigendecomposition costs O(h³) (about 0.1 s at the default
+// 500 head items, 1 s at 1000).
+const maxLowRankHead = 1000
+
+// lowRankPart returns the part of the head pair residuals
+// r_xy = vals_xy − λ·n_x·n_y that a few broad patterns of co-purchase
+// explain, in the packed upper triangle (nil when none stands out), and
+// how many patterns it holds.
+//
+// The residuals are first standardized by their spread
+// s_xy = sqrt(σ² + max(λ·n_x·n_y, 1)) (noise and sampling), so that
+// without signal the matrix is a symmetric noise matrix with unit
+// variance, whose eigenvalues stay below the edge 2·sqrt(h) of the
+// semicircle. Each eigencomponent above the edge is kept with its
+// eigenvalue l shrunk to the θ with l = θ + h/θ (the spiked-Wigner bias);
+// negative ones (patterns of avoidance, or misfit of the independence
+// model) are not evidence and are left out. The part is that projection
+// scaled back by s_xy. It is post-processing of released counts.
+func lowRankPart(vals, pop []float64, head []uint32, lambda, sigma float64) ([]float64, int) {
 	h := len(head)
+	spread := func(x, y int) float64 {
+		return math.Sqrt(sigma*sigma + max(lambda*pop[head[x]]*pop[head[y]], 1))
+	}
 	a := mat.NewSymDense(h, nil)
 	for x := range h {
 		for y := x + 1; y < h; y++ {
-			a.SetSym(x, y, vals[triIndex(x, y, h)]-lambda*pop[head[x]]*pop[head[y]])
+			a.SetSym(x, y, (vals[triIndex(x, y, h)]-lambda*pop[head[x]]*pop[head[y]])/spread(x, y))
 		}
 	}
 	var es mat.EigenSym
 	if !es.Factorize(a, true) {
-		return sigma
+		return nil, 0
 	}
-	values := es.Values(nil)
-	var vectors mat.Dense
-	es.VectorsTo(&vectors)
-	edge := 2 * sigma * math.Sqrt(float64(h))
+	edge := 2 * math.Sqrt(float64(h))
 	var cols []int
 	var theta []float64
-	for i, l := range values {
-		if al := math.Abs(l); al > edge {
+	for i, l := range es.Values(nil) {
+		if l > edge {
 			cols = append(cols, i)
-			theta = append(theta, math.Copysign((al+math.Sqrt(al*al-edge*edge))/2, l))
+			theta = append(theta, (l+math.Sqrt(l*l-edge*edge))/2)
 		}
 	}
+	if len(cols) == 0 {
+		return nil, 0
+	}
+	var vectors mat.Dense
+	es.VectorsTo(&vectors)
+	part := make([]float64, len(vals))
 	for x := range h {
 		for y := x + 1; y < h; y++ {
 			r := 0.0
 			for j, c := range cols {
 				r += theta[j] * vectors.At(x, c) * vectors.At(y, c)
 			}
-			vals[triIndex(x, y, h)] = r + lambda*pop[head[x]]*pop[head[y]]
+			part[triIndex(x, y, h)] = r * spread(x, y)
 		}
 	}
-	return sigma * math.Sqrt(2*float64(max(len(cols), 1))/float64(h))
+	return part, len(cols)
 }
 
 // triIndex maps x < y < h to a position in the packed upper triangle.

@@ -306,15 +306,17 @@ func TestWeightedReleaseEndToEnd(t *testing.T) {
 	assert.ErrorContains(t, err, "weighted contributions")
 }
 
-// TestLowRankResidualsRecoverAPlantedStructure plants a rank-2 residual
-// structure (two groups of 20 items that co-occur more than popularity
-// predicts) in a 200-item head, adds N(0, σ²) noise to every pair, and
-// checks that the low-rank step moves the residuals closer to the truth
-// and reports a lower noise level. The seed is fixed, so the test is
-// deterministic; over 50 other seeds the MSE ratio stayed below 0.2.
-func TestLowRankResidualsRecoverAPlantedStructure(t *testing.T) {
+// TestLowRankPart plants structure in the residuals of a 200-item head
+// (two groups of 20 items that co-occur more than popularity predicts, or
+// one group that co-occurs less), adds N(0, σ²) noise to every pair, and
+// checks what the low-rank part takes from it: the two positive patterns,
+// much closer to the truth than the noisy residuals; nothing from noise
+// alone or from avoidance. Over 200 seeds the MSE ratio stayed below 0.03
+// and noise alone never gave a component (its largest standardized
+// eigenvalue is about 2·sqrt(h), with fluctuations of order h^(−1/6)), so
+// the three fixed seeds per case do not fail by chance.
+func TestLowRankPart(t *testing.T) {
 	const h, sigma = 200, 10.0
-	rng := rand.New(rand.NewPCG(3, 4))
 	head := make([]uint32, h)
 	pop := make([]float64, h)
 	for i := range head {
@@ -322,33 +324,53 @@ func TestLowRankResidualsRecoverAPlantedStructure(t *testing.T) {
 		pop[i] = 100
 	}
 	lambda := 0.001 // expected co-count λ·n·n = 10
-	truth := make([]float64, h*(h-1)/2)
-	noisy := make([]float64, len(truth))
-	for x := range h {
-		for y := x + 1; y < h; y++ {
-			at := triIndex(x, y, h)
-			r := 0.0
+	cases := []struct {
+		name  string
+		truth func(x, y int) float64
+		rank  int
+	}{
+		{"two groups", func(x, y int) float64 {
 			if x < 20 && y < 20 || x >= 20 && x < 40 && y >= 20 && y < 40 {
-				r = 30
+				return 30
 			}
-			truth[at] = r
-			noisy[at] = lambda*100*100 + r + sigma*rng.NormFloat64()
+			return 0
+		}, 2},
+		{"noise alone", func(x, y int) float64 { return 0 }, 0},
+		{"avoidance", func(x, y int) float64 {
+			if x < 20 && y < 20 {
+				return -30
+			}
+			return 0
+		}, 0},
+	}
+	for _, tc := range cases {
+		for seed := range uint64(3) {
+			rng := rand.New(rand.NewPCG(seed, 4))
+			truth := make([]float64, h*(h-1)/2)
+			noisy := make([]float64, len(truth))
+			for x := range h {
+				for y := x + 1; y < h; y++ {
+					at := triIndex(x, y, h)
+					truth[at] = tc.truth(x, y)
+					noisy[at] = lambda*100*100 + truth[at] + sigma*rng.NormFloat64()
+				}
+			}
+			part, rank := lowRankPart(noisy, pop, head, lambda, sigma)
+			require.Equal(t, tc.rank, rank, "%s, seed %d", tc.name, seed)
+			if rank == 0 {
+				assert.Nil(t, part)
+				continue
+			}
+			var before, after float64
+			for i := range truth {
+				d0 := noisy[i] - lambda*100*100 - truth[i]
+				d1 := part[i] - truth[i]
+				before += d0 * d0
+				after += d1 * d1
+			}
+			assert.Less(t, after, 0.2*before, "%s, seed %d", tc.name, seed)
 		}
 	}
-	mse := func(vals []float64) float64 {
-		var s float64
-		for i, v := range vals {
-			d := v - lambda*100*100 - truth[i]
-			s += d * d
-		}
-		return s / float64(len(vals))
-	}
-	before := mse(noisy)
-	left := lowRankResiduals(noisy, pop, head, lambda, sigma)
-	after := mse(noisy)
-	t.Logf("MSE %.1f -> %.1f, noise level %.1f -> %.2f", before, after, sigma, left)
-	assert.Less(t, after, 0.2*before)
-	assert.Less(t, left, sigma/4)
 }
 
 func TestNoShrinkageKeepsNoiseAsEvidence(t *testing.T) {
