@@ -9,7 +9,8 @@
 //	POST /v1/recommend        {"context":["a","b"],"n":10,"exclude":[],"categories":[],"exclude_categories":[],"min_support":0}
 //	GET  /v1/popular?n=10&category=c
 //	GET  /v1/privacy          the model's privacy report (JSON)
-//	GET  /healthz             200 when a model is loaded, 503 otherwise
+//	GET  /healthz             200 while the process serves (liveness)
+//	GET  /readyz              200 when a model is loaded, 503 otherwise (readiness)
 //	GET  /metrics             Prometheus text format
 //
 // The query endpoints answer

@@ -28,6 +28,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time, for the model-age metric; time.Now when nil.
 	Now func() time.Time
+	// Metrics, when set, answers /metrics instead of the built-in
+	// Prometheus text format: for example a prometheus/client_golang
+	// registry's handler, fed through Observe (privrec serve does this).
+	Metrics http.Handler
+	// Observe, when set, is called after every request with its route
+	// pattern (never the raw path, so it carries no item ID), its status,
+	// its latency, and whether a query's answer fell back to popularity
+	// because its context had no evidence. It must be safe for concurrent
+	// use.
+	Observe func(route string, status int, latency time.Duration, fallback bool)
 }
 
 func (o Options) withDefaults() Options {
@@ -102,7 +112,8 @@ type handler struct {
 // atomic.Pointer: pass its Load method, and Store a model once one is
 // released or loaded; a request in flight keeps the model it started with.
 // Until current returns a model (or when current is nil) the query
-// endpoints answer 503 no_model and /healthz is not ok.
+// endpoints and /readyz answer 503 no_model; /healthz answers 200 as long
+// as the process serves at all.
 //
 // The handler needs no key and keeps no per-user state; ingestion is a
 // separate handler (package httpapi/ingest) for the one process that holds
@@ -119,6 +130,8 @@ func NewHandler(current func() *recommend.Model, opts Options) http.Handler {
 	h.mux.Route("/v1/popular", http.MethodGet, h.popular)
 	h.mux.Route("/v1/privacy", http.MethodGet, h.privacy)
 	h.mux.Route("/healthz", http.MethodGet, h.healthz)
+	h.mux.Route("/readyz", http.MethodGet, h.readyz)
+	h.mux.Observe = opts.Observe
 	h.mux.Route("/metrics", http.MethodGet, h.serveMetrics)
 	return h.mux
 }
@@ -253,6 +266,9 @@ func (h *handler) answer(w http.ResponseWriter, q recommend.Query) error {
 	if err := m.Recommend(res, q); err != nil {
 		return httpx.BadRequest("%v", err)
 	}
+	if res.Fallback {
+		httpx.MarkFallback(w)
+	}
 	httpx.WriteJSON(w, http.StatusOK, toJSON(m, res))
 	return nil
 }
@@ -282,15 +298,28 @@ func (h *handler) privacy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// healthz is the liveness check: the process answers.
 func (h *handler) healthz(w http.ResponseWriter, r *http.Request) error {
-	if _, err := h.model(); err != nil {
-		return err
-	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
 
+// readyz is the readiness check: a model is loaded, so queries can be
+// answered.
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) error {
+	m, err := h.model()
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready", "release": m.Report().ReleaseID})
+	return nil
+}
+
 func (h *handler) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	if h.opts.Metrics != nil {
+		h.opts.Metrics.ServeHTTP(w, r)
+		return nil
+	}
 	gauges := []httpx.Gauge{
 		{Name: "privrec_model_loaded", Help: "1 when a model is loaded.", Value: 0},
 		{Name: "privrec_model_age_seconds", Help: "Seconds since the current model was released.", Value: math.NaN()},

@@ -144,6 +144,8 @@ func TestQueryEndpoints(t *testing.T) {
 	code, body = do(t, "GET", srv.URL+"/healthz", "", "")
 	assert.Equal(t, 200, code)
 	assert.JSONEq(t, `{"status":"ok"}`, string(body))
+	code, _ = do(t, "GET", srv.URL+"/readyz", "", "")
+	assert.Equal(t, 200, code)
 
 	code, body = do(t, "GET", srv.URL+"/metrics", "", "")
 	require.Equal(t, 200, code)
@@ -196,30 +198,83 @@ func TestErrorResponses(t *testing.T) {
 // A nil model source is a handler with no model, not a panic.
 func TestNilModelSource(t *testing.T) {
 	h := NewHandler(nil, Options{Logger: slog.New(slog.DiscardHandler)})
-	for _, path := range []string{"/healthz", "/v1/popular", "/metrics"} {
+	for _, path := range []string{"/readyz", "/v1/popular", "/metrics", "/healthz"} {
 		rr := httptest.NewRecorder()
 		h.ServeHTTP(rr, httptest.NewRequest("GET", path, nil))
-		if path == "/metrics" {
+		switch path {
+		case "/metrics":
 			assert.Equal(t, 200, rr.Code)
 			assert.Contains(t, rr.Body.String(), "privrec_model_loaded 0")
-			continue
+		case "/healthz":
+			assert.Equal(t, 200, rr.Code)
+		default:
+			assert.Equal(t, 503, rr.Code, path)
 		}
-		assert.Equal(t, 503, rr.Code, path)
 	}
 }
 
 func TestNoModelYet(t *testing.T) {
 	srv, rec := newTestServer(t, nil)
-	for _, path := range []string{"/healthz", "/v1/popular", "/v1/privacy", "/v1/similar/x"} {
+	for _, path := range []string{"/readyz", "/v1/popular", "/v1/privacy", "/v1/similar/x"} {
 		status, body := do(t, "GET", srv.URL+path, "", "")
 		assert.Equal(t, 503, status, path)
 		assert.Contains(t, string(body), httpx.CodeNoModel)
 	}
+	status, _ := do(t, "GET", srv.URL+"/healthz", "", "")
+	assert.Equal(t, 200, status, "alive without a model")
 	_, body := do(t, "GET", srv.URL+"/metrics", "", "")
 	assert.Contains(t, string(body), "privrec_model_loaded 0")
 	rec.Store(sampleModels(t)[0])
-	status, _ := do(t, "GET", srv.URL+"/healthz", "", "")
+	status, body = do(t, "GET", srv.URL+"/readyz", "", "")
 	assert.Equal(t, 200, status)
+	assert.Contains(t, string(body), `"status":"ready"`)
+}
+
+// Observe hears of every request by route pattern, with the fallback flag
+// set exactly when the answer says "fallback": true; a Metrics handler
+// replaces the built-in /metrics; the built-in one counts fallbacks.
+func TestObserveAndMetricsHooks(t *testing.T) {
+	m := sampleModels(t)[0]
+	type seen struct {
+		route    string
+		status   int
+		fallback bool
+	}
+	var mu sync.Mutex
+	var got []seen
+	opts := Options{Logger: slog.New(slog.DiscardHandler), Observe: func(route string, status int, _ time.Duration, fallback bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, seen{route, status, fallback})
+	}}
+	srv := httptest.NewServer(NewHandler(func() *recommend.Model { return m }, opts))
+	defer srv.Close()
+	_, body := do(t, "POST", srv.URL+"/v1/recommend", "application/json", `{"context":["NOT-AN-ITEM"],"n":3}`)
+	var res resultJSON
+	require.NoError(t, json.Unmarshal(body, &res))
+	require.True(t, res.Fallback, "an unknown context has no evidence")
+	_, body = do(t, "POST", srv.URL+"/v1/recommend", "application/json", `{"context":["22697"],"n":3}`)
+	require.NoError(t, json.Unmarshal(body, &res))
+	require.False(t, res.Fallback)
+	do(t, "GET", srv.URL+"/v1/similar/SECRET-ITEM", "", "")
+	do(t, "GET", srv.URL+"/nowhere", "", "")
+	mu.Lock()
+	assert.Equal(t, []seen{
+		{"/v1/recommend", 200, true},
+		{"/v1/recommend", 200, false},
+		{"/v1/similar/{item}", 200, true}, // an unknown item: popular items, "unknown" lists it
+		{"unknown", 404, false},
+	}, got)
+	mu.Unlock()
+	_, body = do(t, "GET", srv.URL+"/metrics", "", "")
+	assert.Contains(t, string(body), `privrec_fallback_answers_total{route="/v1/recommend"} 1`)
+
+	opts.Metrics = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "custom 1\n") })
+	srv2 := httptest.NewServer(NewHandler(func() *recommend.Model { return m }, opts))
+	defer srv2.Close()
+	status, body := do(t, "GET", srv2.URL+"/metrics", "", "")
+	assert.Equal(t, 200, status)
+	assert.Equal(t, "custom 1\n", string(body))
 }
 
 // Many clients hammer /v1/recommend while the model is swapped back and

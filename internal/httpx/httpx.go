@@ -54,6 +54,10 @@ func BadRequest(format string, args ...any) error {
 type Mux struct {
 	mux     *http.ServeMux
 	Metrics *Metrics
+	// Observe, when set, is also told of every request: its route pattern,
+	// status, latency, and whether the handler marked its answer as a
+	// fallback (MarkFallback).
+	Observe func(route string, status int, d time.Duration, fallback bool)
 	log     *slog.Logger
 }
 
@@ -87,7 +91,16 @@ func (m *Mux) Route(pattern, method string, fn func(http.ResponseWriter, *http.R
 // statusWriter records the status code for metrics.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	fallback bool
+}
+
+// MarkFallback records, for the metrics, that the answer being written fell
+// back to popularity. w must be the writer a Route handler was given.
+func MarkFallback(w http.ResponseWriter) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.fallback = true
+	}
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -112,7 +125,11 @@ func (m *Mux) observe(route string, w http.ResponseWriter, r *http.Request, fn f
 			m.log.Error("privrec http: handler panic", "route", route)
 			WriteError(sw, &Error{http.StatusInternalServerError, CodeInternal, "internal error"})
 		}
-		m.Metrics.Observe(route, sw.status, time.Since(start))
+		d := time.Since(start)
+		m.Metrics.Observe(route, sw.status, d, sw.fallback)
+		if m.Observe != nil {
+			m.Observe(route, sw.status, d, sw.fallback)
+		}
 	}()
 	if err := fn(sw, r); err != nil {
 		var e *Error

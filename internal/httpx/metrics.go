@@ -17,9 +17,10 @@ var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.
 // route and status, and a latency histogram by route. Routes are a fixed
 // set of patterns, never raw paths, so labels carry no item or user data.
 type Metrics struct {
-	mu     sync.Mutex
-	counts map[[2]string]uint64 // (route, status) -> requests
-	hists  map[string]*histogram
+	mu        sync.Mutex
+	counts    map[[2]string]uint64 // (route, status) -> requests
+	hists     map[string]*histogram
+	fallbacks map[string]uint64 // route -> answers that fell back to popularity
 }
 
 type histogram struct {
@@ -30,13 +31,17 @@ type histogram struct {
 
 // NewMetrics returns an empty registry.
 func NewMetrics() *Metrics {
-	return &Metrics{counts: map[[2]string]uint64{}, hists: map[string]*histogram{}}
+	return &Metrics{counts: map[[2]string]uint64{}, hists: map[string]*histogram{}, fallbacks: map[string]uint64{}}
 }
 
-// Observe counts one request.
-func (m *Metrics) Observe(route string, status int, d time.Duration) {
+// Observe counts one request, and its answer when it fell back to
+// popularity.
+func (m *Metrics) Observe(route string, status int, d time.Duration, fallback bool) {
 	m.mu.Lock()
 	m.counts[[2]string{route, fmt.Sprint(status)}]++
+	if fallback {
+		m.fallbacks[route]++
+	}
 	h := m.hists[route]
 	if h == nil {
 		h = &histogram{buckets: make([]atomic.Uint64, len(latencyBuckets))}
@@ -79,6 +84,12 @@ func (m *Metrics) Write(w io.Writer, gauges []Gauge) {
 	for r, h := range m.hists {
 		hists[r] = h
 	}
+	fallbacks := make([]string, 0, len(m.fallbacks))
+	fallbackCounts := make(map[string]uint64, len(m.fallbacks))
+	for r, n := range m.fallbacks {
+		fallbacks = append(fallbacks, r)
+		fallbackCounts[r] = n
+	}
 	m.mu.Unlock()
 	sort.Slice(keys, func(i, j int) bool {
 		if keys[i][0] != keys[j][0] {
@@ -87,6 +98,7 @@ func (m *Metrics) Write(w io.Writer, gauges []Gauge) {
 		return keys[i][1] < keys[j][1]
 	})
 	sort.Strings(routes)
+	sort.Strings(fallbacks)
 
 	fmt.Fprintln(w, "# HELP privrec_http_requests_total HTTP requests by route and status code.")
 	fmt.Fprintln(w, "# TYPE privrec_http_requests_total counter")
@@ -104,6 +116,11 @@ func (m *Metrics) Write(w io.Writer, gauges []Gauge) {
 		fmt.Fprintf(w, "privrec_http_request_duration_seconds_bucket{route=%q,le=\"+Inf\"} %d\n", r, n)
 		fmt.Fprintf(w, "privrec_http_request_duration_seconds_sum{route=%q} %g\n", r, float64(h.sumNano.Load())/1e9)
 		fmt.Fprintf(w, "privrec_http_request_duration_seconds_count{route=%q} %d\n", r, n)
+	}
+	fmt.Fprintln(w, "# HELP privrec_fallback_answers_total Answers that fell back to popularity (no context evidence), by route.")
+	fmt.Fprintln(w, "# TYPE privrec_fallback_answers_total counter")
+	for _, r := range fallbacks {
+		fmt.Fprintf(w, "privrec_fallback_answers_total{route=%q} %d\n", r, fallbackCounts[r])
 	}
 	for _, g := range gauges {
 		if math.IsNaN(g.Value) {
