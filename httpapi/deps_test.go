@@ -36,3 +36,38 @@ func TestServingLinksNoKeyOrBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestLibraryLinksOnlyItsCore checks the promise the README makes to
+// importers: the library packages link the standard library, the DP
+// library (with glog, which it uses) and gonum, nothing else; the
+// Prometheus client, fsnotify, cobra and the rest stay with the commands.
+func TestLibraryLinksOnlyItsCore(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command lists the import graph")
+	library := []string{"pseudonym", "events", "collect", "release", "dp", "recommend", "httpapi", "httpapi/ingest"}
+	allowed := []string{
+		"github.com/privrec/privrec/",
+		"github.com/google/differential-privacy/go/v2/",
+		"github.com/golang/glog",
+		"gonum.org/v1/gonum/",
+	}
+	args := []string{"list", "-deps"}
+	for _, p := range library {
+		args = append(args, "github.com/privrec/privrec/"+p)
+	}
+	out, err := exec.Command(goCmd, args...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "github.com/privrec/privrec/httpapi", "go list answered")
+	for _, d := range deps {
+		first, _, _ := strings.Cut(d, "/")
+		if !strings.Contains(first, ".") || strings.HasPrefix(d, "vendor/") {
+			continue // the standard library
+		}
+		ok := false
+		for _, a := range allowed {
+			ok = ok || strings.HasPrefix(d, a) || d == strings.TrimSuffix(a, "/")
+		}
+		assert.True(t, ok, "the library links %s", d)
+	}
+}

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/privrec/privrec/httpapi"
+	"github.com/privrec/privrec/internal/serving"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -24,9 +24,12 @@ func (a *app) serveCmd() *cobra.Command {
 		Use:   "serve --model FILE [--addr 127.0.0.1:8080]",
 		Short: "Serve the model over HTTP, reloading it when the file changes",
 		Long: `serve runs the HTTP API (GET /v1/similar/{item}, POST /v1/recommend, GET /v1/popular,
-GET /v1/privacy, GET /healthz, GET /metrics). It needs only the model: no key, no ledger, no user
-data. When the model file changes (privrec build writes it atomically), the new model is loaded
-and swapped in without dropping requests; a file that fails to load is logged and ignored.`,
+GET /v1/privacy, GET /healthz, GET /readyz, GET /metrics). It needs only the model: no key, no
+ledger, no user data. When the model file changes (privrec build writes it atomically), the new
+model is loaded and swapped in without dropping requests: serve watches the file's directory for
+changes and also polls the file; a file that fails to load is logged, counted in
+privrec_model_reloads_total{result="failed"} and ignored. /metrics has Prometheus client metrics
+(Go runtime, process, build info, requests, fallbacks to popularity, the model's age and ε).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := loadModel(model)
@@ -48,13 +51,14 @@ and swapped in without dropping requests; a file that fails to load is logged an
 	}
 	c.Flags().StringVar(&model, "model", "", "model snapshot (required)")
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	c.Flags().DurationVar(&reload, "reload-interval", 2*time.Second, "how often to check the model file for changes")
+	c.Flags().DurationVar(&reload, "reload-interval", 30*time.Second, "how often to poll the model file, besides watching it for changes (negative: never)")
 	return c
 }
 
 func serve(ctx context.Context, ln net.Listener, rec *atomic.Pointer[recommend.Model], path string, every time.Duration, log *slog.Logger, a *app) error {
+	metrics := serving.NewMetrics(rec, nil)
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(rec.Load, httpapi.Options{Logger: log}),
+		Handler:           httpapi.NewHandler(rec.Load, httpapi.Options{Logger: log, Metrics: metrics.Handler(), Observe: metrics.Observe}),
 		ReadHeaderTimeout: 2 * time.Second,
 		ReadTimeout:       5 * time.Second,
 		WriteTimeout:      10 * time.Second,
@@ -62,7 +66,14 @@ func serve(ctx context.Context, ln net.Listener, rec *atomic.Pointer[recommend.M
 		MaxHeaderBytes:    16 << 10,
 	}
 	fmt.Fprintf(a.stdout, "serving %s on http://%s\n", path, ln.Addr())
-	go watchModel(ctx, rec, path, every, log)
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	reloader := &serving.Reloader{Path: path, Current: rec, Poll: every, Logger: log, Metrics: metrics}
+	go func() {
+		if err := reloader.Run(watch); err != nil {
+			log.Error("privrec serve: cannot watch the model file; serving the loaded model only", "error", err.Error())
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -79,42 +90,4 @@ func serve(ctx context.Context, ln net.Listener, rec *atomic.Pointer[recommend.M
 		return err
 	}
 	return nil
-}
-
-// watchModel polls the model file and swaps in a new model when its size or
-// modification time changes.
-func watchModel(ctx context.Context, rec *atomic.Pointer[recommend.Model], path string, every time.Duration, log *slog.Logger) {
-	if every <= 0 {
-		return
-	}
-	stamp := func() (time.Time, int64) {
-		fi, err := os.Stat(path)
-		if err != nil {
-			return time.Time{}, -1
-		}
-		return fi.ModTime(), fi.Size()
-	}
-	lastT, lastN := stamp()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		mt, n := stamp()
-		if n < 0 || (mt.Equal(lastT) && n == lastN) {
-			continue
-		}
-		m, err := recommend.LoadModel(path)
-		if err != nil {
-			log.Warn("model file changed but did not load; keeping the current model", "error", err.Error())
-			lastT, lastN = mt, n
-			continue
-		}
-		rec.Store(m)
-		lastT, lastN = mt, n
-		log.Info("model reloaded", "release", m.Report().ReleaseID)
-	}
 }

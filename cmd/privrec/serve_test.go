@@ -49,7 +49,8 @@ func TestServeReloadsModelWithoutDroppingRequests(t *testing.T) {
 	go func() {
 		rec := new(atomic.Pointer[recommend.Model])
 		rec.Store(first)
-		done <- serve(ctx, ln, rec, path, 20*time.Millisecond, slog.New(slog.DiscardHandler), a)
+		done <- serve(ctx, ln, rec, path, -1, slog.New(slog.DiscardHandler), a) // file-system events only
+
 	}()
 	url := "http://" + ln.Addr().String()
 
@@ -104,6 +105,28 @@ func TestServeReloadsModelWithoutDroppingRequests(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, second.Report().ReleaseID, r)
 	assert.Zero(t, failed.Load(), "of %d requests", total.Load())
+
+	// /metrics is client_golang's, with the reloads (the corrupt file's
+	// failure is counted once it has settled) and the requests.
+	scrape := func() string {
+		resp, err := http.Get(url + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	require.Eventually(t, func() bool { return strings.Contains(scrape(), `privrec_model_reloads_total{result="failed"} 1`) }, 10*time.Second, 10*time.Millisecond)
+	body := scrape()
+	for _, want := range []string{"go_goroutines ", "process_cpu_seconds_total ", `privrec_model_reloads_total{result="ok"} 1`,
+		`privrec_http_requests_total{code="200",route="/v1/recommend"}`} {
+		assert.Contains(t, body, want)
+	}
+	resp, err := http.Get(url + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
 
 	cancel()
 	require.NoError(t, <-done)
