@@ -329,3 +329,45 @@ func TestVersion(t *testing.T) {
 	assert.Contains(t, out.String(), runtime.Version())
 	assert.Contains(t, out.String(), "differential-privacy/go v2.1.0")
 }
+
+// Flags come from PRIVREC_* environment variables where the command line
+// leaves them unset; the command line wins, and a bad value is a usage
+// error that names the variable.
+func TestFlagsFromEnvironment(t *testing.T) {
+	model := filepath.Join("testdata", "model.prm")
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string // in stdout, or stderr when code != 0
+	}{
+		{"model from the environment", map[string]string{"PRIVREC_MODEL": model, "PRIVREC_N": "2"}, []string{"popular"}, 0, "  2  "},
+		{"the command line wins", map[string]string{"PRIVREC_MODEL": "no-such-file.prm"}, []string{"popular", "--model", model, "-n", "1"}, 0, "  1  "},
+		{"a boolean", map[string]string{"PRIVREC_MODEL": model, "PRIVREC_JSON": "true"}, []string{"popular", "-n", "1"}, 0, `"items"`},
+		{"a bad value names its variable", map[string]string{"PRIVREC_N": "many"}, []string{"popular", "--model", model}, exitUsage, "PRIVREC_N="},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			code, stdout, stderr := privrec(t, tc.args...)
+			require.Equal(t, tc.code, code, stderr)
+			if tc.code == 0 {
+				assert.Contains(t, stdout, tc.want)
+			} else {
+				assert.Contains(t, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// cobra's shell completion is reachable through run.
+func TestCompletion(t *testing.T) {
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		code, stdout, stderr := privrec(t, "completion", shell)
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, stdout, "privrec", shell)
+	}
+}

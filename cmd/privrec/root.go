@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -18,13 +19,14 @@ import (
 // app holds what every command shares.
 type app struct {
 	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool) // os.LookupEnv
 	json           bool
 	quiet          bool
 	verbose        bool
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdout: stdout, stderr: stderr}
+	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
 	root := &cobra.Command{
 		Use:   "privrec",
 		Short: "Privacy-preserving recommendations: build, inspect and serve differentially private models",
@@ -32,11 +34,16 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 user IDs are pseudonymized on arrival, each person's contribution is bounded, and only
 differentially private aggregate counts are released, charged to a durable budget ledger.
 
+Every flag can also be set by an environment variable: PRIVREC_ and the flag's name in
+upper case with - as _ (--key-file is PRIVREC_KEY_FILE, --budget-epsilon PRIVREC_BUDGET_EPSILON).
+A flag on the command line wins over the environment, which wins over the default.
+
 Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
 4 invalid input (bad lines with --strict, corrupt model or ledger, bad key file).`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Version:       version(),
+		PersistentPreRunE: func(c *cobra.Command, _ []string) error { return flagsFromEnv(c, a.lookupEnv) },
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Version:           version(),
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -51,6 +58,9 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
 		a.keygenCmd(), a.buildCmd(), a.recommendCmd(), a.similarCmd(), a.popularCmd(),
 		a.reportCmd(), a.ledgerCmd(), a.serveCmd(), a.demoCmd(), a.benchCmd(),
 	)
+	// Shell completion (privrec completion bash|zsh|fish|powershell);
+	// added now rather than at Execute so that run's Find knows it.
+	root.InitDefaultCompletionCmd()
 	return root
 }
 
