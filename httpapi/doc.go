@@ -11,6 +11,7 @@
 //	GET  /v1/privacy          the model's privacy report (JSON)
 //	GET  /healthz             200 while the process serves (liveness)
 //	GET  /readyz              200 when a model is loaded, 503 otherwise (readiness)
+//	GET  /openapi.json        the API's OpenAPI 3 description
 //	GET  /metrics             Prometheus text format
 //
 // The query endpoints answer

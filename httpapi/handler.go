@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	_ "embed"
 	"log/slog"
 	"math"
 	"net/http"
@@ -133,7 +134,20 @@ func NewHandler(current func() *recommend.Model, opts Options) http.Handler {
 	h.mux.Route("/readyz", http.MethodGet, h.readyz)
 	h.mux.Observe = opts.Observe
 	h.mux.Route("/metrics", http.MethodGet, h.serveMetrics)
+	h.mux.Route("/openapi.json", http.MethodGet, serveOpenAPI)
 	return h.mux
+}
+
+// openAPI is the API's OpenAPI 3 description; a test checks every
+// endpoint's real answers, successes and errors, against it.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPI)
+	return err
 }
 
 func (h *handler) model() (*recommend.Model, error) {
