@@ -42,7 +42,7 @@ var mutants = []mutant{
 		"return int64(k) * int64(k-1) / 2", "return int64(k) * int64(k-1) / 4",
 		"./release", "TestPlanParts"},
 	{"pair decoys not mirrored below σ = 1", "release/pairs.go",
-		"\tif sigma > 0 && sigma < 1 {\n\t\tscore = func", "\tif false {\n\t\tscore = func",
+		"\tif sigma > 0 && sigma < 1 && !universal {\n\t\tscore = func", "\tif false {\n\t\tscore = func",
 		"./release", "TestNoEvidenceFromSkewedSampling"},
 	{"release keeps the window state", "release/release.go",
 		"\tdefer st.Wipe()\n\tif tookState != nil {\n\t\ttookState(st)\n\t}\n\to.Logger",

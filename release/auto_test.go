@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/privrec/privrec/collect"
+	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -212,12 +213,12 @@ func TestPairThreshold(t *testing.T) {
 	for i := range noise {
 		noise[i] = rng.NormFloat64()
 	}
-	assert.Equal(t, fw, pairThreshold(h, 5, slices.Values(noise)), "noise alone")
+	assert.Equal(t, fw, pairThreshold(h, 5, false, slices.Values(noise)), "noise alone")
 	broad := slices.Clone(noise)
 	for i := range broad[:n/5] {
 		broad[i] += 2 // a fifth of the pairs carry signal of two spreads
 	}
-	tau := pairThreshold(h, 5, slices.Values(broad))
+	tau := pairThreshold(h, 5, false, slices.Values(broad))
 	assert.Less(t, tau, 2.5, "broad signal lowers the threshold")
 	assert.GreaterOrEqual(t, tau, 1.0)
 	pos, neg := 0, 0
@@ -230,8 +231,9 @@ func TestPairThreshold(t *testing.T) {
 		}
 	}
 	assert.LessOrEqual(t, float64(neg+1), pairFDR*float64(pos))
-	assert.Equal(t, fw, pairThreshold(h, 0, slices.Values(broad)), "without noise, family-wise")
-	assert.Equal(t, tau, pairThreshold(h, 0.5, slices.Values(broad)), "a little noise: the same rule")
+	assert.Equal(t, fw, pairThreshold(h, 0, false, slices.Values(broad)), "without noise, family-wise")
+	assert.Equal(t, tau, pairThreshold(h, 0.5, false, slices.Values(broad)), "a little noise: the same rule")
+	assert.Equal(t, math.Sqrt(2*math.Log(h-1)), pairThreshold(h, 0.5, true, slices.Values(broad)), "Laplace below σ = 1: universal")
 }
 
 // Where the noise is below one count, sampling dominates the spread of the
@@ -259,7 +261,7 @@ func TestNoEvidenceFromSkewedSampling(t *testing.T) {
 				tri[triIndex(x, y, h)] = poisson(rng, 1e-4*pop[x]*pop[y]) + int64(math.Round(sigma*rng.NormFloat64()))
 			}
 		}
-		ev := headEvidence(pop, head, tri, sigma, ScoringOptions{})
+		ev := headEvidence(pop, head, tri, sigma, dp.Gaussian, ScoringOptions{})
 		kept := 0
 		for _, row := range ev.rows {
 			kept += len(row)
