@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/privrec/privrec/internal/human"
 )
 
 // Budget is a ledger's cap: the composed spend of all charges within the
@@ -172,7 +174,7 @@ func horizonText(h time.Duration) string {
 	if h == 0 {
 		return "no horizon"
 	}
-	return "horizon " + h.String()
+	return "horizon " + human.Duration(h)
 }
 
 func validateCost(c Cost) error {

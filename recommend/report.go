@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/privrec/privrec/internal/human"
 )
 
 // ReportFormat identifies the version of the Report schema.
@@ -223,7 +225,7 @@ func (r Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", d.Field, d.Purpose, d.Retention)
 	}
 	if r.KeyPeriod > 0 {
-		fmt.Fprintf(&b, "\nPseudonyms are HMAC-SHA-256 under a key that changes every %s; without the secret key nobody can recompute or link them.\n", humanDuration(r.KeyPeriod))
+		fmt.Fprintf(&b, "\nPseudonyms are HMAC-SHA-256 under a key that changes every %s; without the secret key nobody can recompute or link them.\n", human.Duration(r.KeyPeriod))
 	}
 	fmt.Fprintf(&b, "\nEvent kinds counted: %s.\n", strings.Join(r.EventKinds, ", "))
 	b.WriteString("\n## Differential privacy\n\n")
@@ -261,7 +263,7 @@ func (r Report) Markdown() string {
 	if l := r.Ledger; l != nil {
 		fmt.Fprintf(&b, "\n## Budget\n\n%d release(s) count against the cap; together they spent ε = %s of ε = %s (at δ = %s, ", l.Releases, fmtNum(l.EpsilonSpent), fmtNum(l.EpsilonCap), fmtNum(l.DeltaCap))
 		if l.Horizon > 0 {
-			fmt.Fprintf(&b, "over a rolling %s).\n", humanDuration(l.Horizon))
+			fmt.Fprintf(&b, "over a rolling %s).\n", human.Duration(l.Horizon))
 		} else {
 			b.WriteString("over the ledger's lifetime).\n")
 		}
@@ -286,16 +288,4 @@ func fmtNum(v float64) string {
 		return "∞"
 	}
 	return fmt.Sprintf("%.4g", v)
-}
-
-// humanDuration writes d for people: whole days as days ("375 days"),
-// whole hours as hours, anything else as Go writes it.
-func humanDuration(d time.Duration) string {
-	switch {
-	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
-	case d >= time.Hour && d%time.Hour == 0:
-		return fmt.Sprintf("%d hours", d/time.Hour)
-	}
-	return d.String()
 }

@@ -371,3 +371,33 @@ func TestCompletion(t *testing.T) {
 		assert.Contains(t, stdout, "privrec", shell)
 	}
 }
+
+// Durations read as people write them in the ledger listing ("rolling
+// horizon 375 days", not "9000h0m0s"), and a category query against a
+// catalog without categories says so instead of listing nothing.
+func TestOutputsForPeople(t *testing.T) {
+	dir := sampleFiles(t)
+	code, _, stderr := privrec(t, buildArgs(dir, "--budget-horizon", "9000h", "--quiet")...)
+	require.Equal(t, 0, code, stderr)
+	code, out, stderr := privrec(t, "ledger", "--ledger", filepath.Join(dir, "budget.ledger"))
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, "rolling horizon 375 days")
+	assert.NotContains(t, out, "9000h")
+
+	// The same events with a catalog of IDs only.
+	var ids strings.Builder
+	ids.WriteString("id\n")
+	cat, err := os.ReadFile(filepath.Join(dir, "catalog.csv"))
+	require.NoError(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(cat)), "\n")[1:] {
+		id, _, _ := strings.Cut(line, ",")
+		ids.WriteString(id + "\n")
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ids.csv"), []byte(ids.String()), 0o600))
+	plain := filepath.Join(dir, "plain.prm")
+	code, _, stderr = privrec(t, buildArgs(dir, "--catalog", filepath.Join(dir, "ids.csv"), "--out", plain, "--budget-horizon", "9000h", "--quiet")...)
+	require.Equal(t, 0, code, stderr)
+	code, _, stderr = privrec(t, "popular", "--model", plain, "--category", "kitchen")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "unknown category kitchen; the model's catalog has no categories")
+}

@@ -41,8 +41,12 @@ func (q *queryFlags) recommend(m *recommend.Model, context []string) (*recommend
 		return nil, withCode(exitUsage, err)
 	}
 	if len(res.UnknownCategories) > 0 {
+		cats := m.Catalog().Categories()
+		if len(cats) == 0 {
+			return nil, usageErr("unknown category %s; the model's catalog has no categories", strings.Join(res.UnknownCategories, ", "))
+		}
 		return nil, usageErr("unknown category %s; the model's categories are: %s",
-			strings.Join(res.UnknownCategories, ", "), strings.Join(m.Catalog().Categories(), ", "))
+			strings.Join(res.UnknownCategories, ", "), strings.Join(cats, ", "))
 	}
 	return res, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/internal/human"
 )
 
 func (a *app) reportCmd() *cobra.Command {
@@ -74,7 +75,7 @@ func (a *app) ledgerCmd() *cobra.Command {
 			}
 			horizon := "no horizon (charges never expire)"
 			if budget.Horizon > 0 {
-				horizon = "rolling horizon " + budget.Horizon.String()
+				horizon = "rolling horizon " + human.Duration(budget.Horizon)
 			}
 			fmt.Fprintf(a.stdout, "Ledger %s: cap ε = %g at δ = %g, %s\n", path, budget.Epsilon, budget.Delta, horizon)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
