@@ -22,9 +22,11 @@ package ingest
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 
+	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/internal/httpx"
 )
@@ -47,6 +49,23 @@ type Options struct {
 	// NoSync acknowledges events without calling the sink's Sync: they
 	// survive a crash of the process but not a power failure.
 	NoSync bool
+}
+
+// refusal names why the sink refused an event, for the metrics.
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, collect.ErrUnknownItem):
+		return "unknown_item"
+	case errors.Is(err, collect.ErrKindNotAccepted):
+		return "kind_not_collected"
+	case errors.Is(err, collect.ErrOutsideWindow):
+		return "outside_window"
+	case errors.Is(err, collect.ErrFutureEvent):
+		return "from_the_future"
+	case errors.Is(err, collect.ErrWindowReleased):
+		return "window_released"
+	}
+	return "refused"
 }
 
 // Syncer is implemented by sinks that can make what they accepted durable
@@ -99,8 +118,10 @@ func NewHandler(sink Sink, opts Options) http.Handler {
 		resp := response{Rejected: []rejected{}}
 		for i, raw := range req.Events {
 			e, err := events.DecodeJSON(raw, events.ReaderOptions{})
-			if err == nil {
-				err = sink.Add(e)
+			if err != nil {
+				mux.Metrics.AddEvents("malformed", 1)
+			} else if err = sink.Add(e); err != nil {
+				mux.Metrics.AddEvents(refusal(err), 1)
 			}
 			if err != nil {
 				resp.Rejected = append(resp.Rejected, rejected{Index: i, Error: err.Error()})
@@ -108,6 +129,7 @@ func NewHandler(sink Sink, opts Options) http.Handler {
 			}
 			resp.Accepted++
 		}
+		mux.Metrics.AddEvents("accepted", resp.Accepted)
 		if s, ok := sink.(Syncer); ok && !opts.NoSync && resp.Accepted > 0 {
 			if err := s.Sync(); err != nil {
 				opts.Logger.Error("ingest: events not made durable", "error", err.Error())

@@ -43,8 +43,13 @@ type recordingSink struct {
 }
 
 func (s *recordingSink) Add(e events.Event) error {
-	if e.Item == "bad" {
+	switch e.Item {
+	case "bad":
 		return collect.ErrUnknownItem
+	case "old":
+		return fmt.Errorf("event at %v: %w", e.Time, collect.ErrOutsideWindow)
+	case "late":
+		return collect.ErrWindowReleased
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -96,6 +101,32 @@ func TestIngestHandler(t *testing.T) {
 	assert.Equal(t, 405, status)
 	status, _ = do(t, "GET", srv.URL+"/v1/popular", "", "")
 	assert.Equal(t, 404, status, "the ingestion handler serves no queries")
+}
+
+// /metrics counts the events offered, by result: accepted, malformed, or
+// the sink's reason for refusing them.
+func TestIngestCountsEventsByResult(t *testing.T) {
+	srv := httptest.NewServer(NewHandler(&recordingSink{}, Options{Logger: slog.New(slog.DiscardHandler)}))
+	defer srv.Close()
+	status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[
+		{"user":"a","item":"22697","time":"2026-11-29T10:00:00Z"},
+		{"user":"b","item":"22698","time":"2026-11-29T10:00:00Z"},
+		{"user":"c","item":"bad","time":"2026-11-29T10:00:00Z"},
+		{"user":"d","item":"old","time":"2026-11-29T10:00:00Z"},
+		{"user":"e","item":"old","time":"2026-11-29T10:00:00Z"},
+		{"user":"f","item":"late","time":"2026-11-29T10:00:00Z"},
+		{"user":"g","item":"22697","time":"someday"}]}`)
+	require.Equal(t, 200, status, string(body))
+	_, body = do(t, "GET", srv.URL+"/metrics", "", "")
+	for _, want := range []string{
+		`privrec_ingest_events_total{result="accepted"} 2`,
+		`privrec_ingest_events_total{result="malformed"} 1`,
+		`privrec_ingest_events_total{result="unknown_item"} 1`,
+		`privrec_ingest_events_total{result="outside_window"} 2`,
+		`privrec_ingest_events_total{result="window_released"} 1`,
+	} {
+		assert.Contains(t, string(body), want)
+	}
 }
 
 func FuzzIngestRequest(f *testing.F) {

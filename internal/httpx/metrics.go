@@ -21,6 +21,7 @@ type Metrics struct {
 	counts    map[[2]string]uint64 // (route, status) -> requests
 	hists     map[string]*histogram
 	fallbacks map[string]uint64 // route -> answers that fell back to popularity
+	events    map[string]uint64 // result -> events offered for ingestion
 }
 
 type histogram struct {
@@ -31,7 +32,7 @@ type histogram struct {
 
 // NewMetrics returns an empty registry.
 func NewMetrics() *Metrics {
-	return &Metrics{counts: map[[2]string]uint64{}, hists: map[string]*histogram{}, fallbacks: map[string]uint64{}}
+	return &Metrics{counts: map[[2]string]uint64{}, hists: map[string]*histogram{}, fallbacks: map[string]uint64{}, events: map[string]uint64{}}
 }
 
 // Observe counts one request, and its answer when it fell back to
@@ -56,6 +57,17 @@ func (m *Metrics) Observe(route string, status int, d time.Duration, fallback bo
 	}
 	h.count.Add(1)
 	h.sumNano.Add(uint64(d.Nanoseconds()))
+}
+
+// AddEvents counts n events offered for ingestion with one result:
+// "accepted", or the reason they were refused.
+func (m *Metrics) AddEvents(result string, n int) {
+	if n <= 0 {
+		return
+	}
+	m.mu.Lock()
+	m.events[result] += uint64(n)
+	m.mu.Unlock()
 }
 
 // Gauge is one extra value written after the request metrics; NaN values
@@ -84,6 +96,12 @@ func (m *Metrics) Write(w io.Writer, gauges []Gauge) {
 	for r, h := range m.hists {
 		hists[r] = h
 	}
+	results := make([]string, 0, len(m.events))
+	eventCounts := make(map[string]uint64, len(m.events))
+	for r, n := range m.events {
+		results = append(results, r)
+		eventCounts[r] = n
+	}
 	fallbacks := make([]string, 0, len(m.fallbacks))
 	fallbackCounts := make(map[string]uint64, len(m.fallbacks))
 	for r, n := range m.fallbacks {
@@ -99,6 +117,7 @@ func (m *Metrics) Write(w io.Writer, gauges []Gauge) {
 	})
 	sort.Strings(routes)
 	sort.Strings(fallbacks)
+	sort.Strings(results)
 
 	fmt.Fprintln(w, "# HELP privrec_http_requests_total HTTP requests by route and status code.")
 	fmt.Fprintln(w, "# TYPE privrec_http_requests_total counter")
@@ -121,6 +140,13 @@ func (m *Metrics) Write(w io.Writer, gauges []Gauge) {
 	fmt.Fprintln(w, "# TYPE privrec_fallback_answers_total counter")
 	for _, r := range fallbacks {
 		fmt.Fprintf(w, "privrec_fallback_answers_total{route=%q} %d\n", r, fallbackCounts[r])
+	}
+	if len(results) > 0 {
+		fmt.Fprintln(w, "# HELP privrec_ingest_events_total Events offered for ingestion, by result: accepted, or why they were refused.")
+		fmt.Fprintln(w, "# TYPE privrec_ingest_events_total counter")
+		for _, r := range results {
+			fmt.Fprintf(w, "privrec_ingest_events_total{result=%q} %d\n", r, eventCounts[r])
+		}
 	}
 	for _, g := range gauges {
 		if math.IsNaN(g.Value) {
