@@ -103,6 +103,10 @@ var mutants = []mutant{
 	{"ingest acknowledges before fsync", "httpapi/ingest/ingest.go",
 		"if s, ok := sink.(Syncer); ok && !opts.NoSync && resp.Accepted > 0 {", "if s, ok := sink.(Syncer); ok && false {",
 		"./httpapi/ingest", "TestIngestSyncsBeforeAcknowledging"},
+	{"Kafka offsets committed before the events are durable", "kafka/consumer.go",
+		"\tif s, ok := c.sink.(Syncer); ok && accepted > 0 {\n\t\tif err := s.Sync(); err != nil {",
+		"\tif err := c.cl.CommitRecords(ctx, records...); err != nil {\n\t\treturn err\n\t}\n\tif s, ok := c.sink.(Syncer); ok && accepted > 0 {\n\t\tif err := s.Sync(); err != nil {",
+		"./kafka", "TestConsumerDoesNotCommitWhatIsNotDurable"},
 	{"Beam pair counts left without noise", "beam/pipeline/transforms.go",
 		"c := noiseConfig{Private: v.private, Catalog: v.opts.Catalog}", "c := noiseConfig{Private: false, Catalog: v.opts.Catalog}",
 		"./beam/pipeline", "TestEveryCountCarriesThePlansNoise"},
@@ -151,11 +155,14 @@ func main() {
 			os.Exit(1)
 		}
 		start := time.Now()
-		// The Beam module is its own module: test it from its directory.
+		// The Beam and Kafka modules are their own modules: test them from
+		// their directories.
 		cmd := exec.Command("go", "test", "-count=1", "-run", m.tests, m.pkg)
-		if rest, ok := strings.CutPrefix(m.pkg, "./beam/"); ok {
-			cmd = exec.Command("go", "test", "-count=1", "-run", m.tests, "./"+rest)
-			cmd.Dir = "beam"
+		for _, mod := range []string{"beam", "kafka"} {
+			if m.pkg == "./"+mod || strings.HasPrefix(m.pkg, "./"+mod+"/") {
+				cmd = exec.Command("go", "test", "-count=1", "-run", m.tests, "."+strings.TrimPrefix(m.pkg, "./"+mod))
+				cmd.Dir = mod
+			}
 		}
 		out, err := cmd.CombinedOutput()
 		restore()
