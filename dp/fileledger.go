@@ -143,7 +143,7 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 	if len(data) == 0 {
 		if !opts.Create {
 			f.Close()
-			return nil, fmt.Errorf("%w: %s is empty (a crash while creating it?); create it again with LedgerOptions.Create", ErrLedgerCorrupt, path)
+			return nil, &corruptError{path: path, detail: "the file is empty (a crash while creating it?); create it again with LedgerOptions.Create"}
 		}
 		l.id = newLedgerID()
 		header, err := formatHeader(ledgerHeader{ID: l.id, Budget: opts.Budget})
@@ -164,7 +164,7 @@ func OpenFileLedger(path string, opts LedgerOptions) (*FileLedger, error) {
 		stored, charges, err := parseLedger(data)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("dp: ledger %s: %w", path, err)
+			return nil, inLedger(path, err)
 		}
 		if opts.Budget != (Budget{}) && opts.Budget != stored.Budget {
 			f.Close()
@@ -193,11 +193,11 @@ func parseLedger(data []byte) (ledgerHeader, []Charge, error) {
 	var h ledgerHeader
 	v2 := bytes.HasPrefix(data, []byte(ledgerMagic))
 	if !v2 && !bytes.HasPrefix(data, []byte(ledgerMagicV1)) {
-		return h, nil, fmt.Errorf("%w: line 1: not a privrec ledger (want %q)", ErrLedgerCorrupt, strings.TrimSpace(ledgerMagic))
+		return h, nil, corrupt("line 1: not a privrec ledger (want %q)", strings.TrimSpace(ledgerMagic))
 	}
 	i := bytes.IndexByte(data, '\n')
 	if i < 0 {
-		return h, nil, fmt.Errorf("%w: line 1: torn header", ErrLedgerCorrupt)
+		return h, nil, corrupt("line 1: torn header")
 	}
 	body, err := checkRecord(data[len(ledgerMagic):i])
 	if err == nil && v2 {
@@ -212,14 +212,14 @@ func parseLedger(data []byte) (ledgerHeader, []Charge, error) {
 		err = h.Budget.Validate()
 	}
 	if err != nil {
-		return h, nil, fmt.Errorf("%w: line 1: %v", ErrLedgerCorrupt, err)
+		return h, nil, corrupt("line 1: %v", err)
 	}
 	rest := data[i+1:]
 	var charges []Charge
 	for line := 2; len(rest) > 0; line++ {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			return h, nil, fmt.Errorf("%w: line %d: torn record (no final newline): the last debit did not complete, so nothing was released for it; to recover, keep a copy of the file and delete the partial last line", ErrLedgerCorrupt, line)
+			return h, nil, corrupt("line %d: torn record (no final newline): the last debit did not complete, so nothing was released for it; to recover, keep a copy of the file and delete the partial last line", line)
 		}
 		var c Charge
 		body, err := checkRecord(rest[:i])
@@ -230,11 +230,11 @@ func parseLedger(data []byte) (ledgerHeader, []Charge, error) {
 			err = validateCost(c.Cost)
 		}
 		if err != nil {
-			return h, nil, fmt.Errorf("%w: line %d: %v", ErrLedgerCorrupt, line, err)
+			return h, nil, corrupt("line %d: %v", line, err)
 		}
 		rest = rest[i+1:]
 		if want := uint64(len(charges) + 1); c.Seq != want {
-			return h, nil, fmt.Errorf("%w: line %d: sequence number %d, want %d", ErrLedgerCorrupt, line, c.Seq, want)
+			return h, nil, corrupt("line %d: sequence number %d, want %d", line, c.Seq, want)
 		}
 		charges = append(charges, c)
 	}
@@ -386,7 +386,7 @@ func ReadLedgerFile(path string) (Budget, []Charge, error) {
 	}
 	h, ch, err := parseLedger(data)
 	if err != nil {
-		return Budget{}, nil, fmt.Errorf("dp: ledger %s: %w", path, err)
+		return Budget{}, nil, inLedger(path, err)
 	}
 	return h.Budget, ch, nil
 }
@@ -409,4 +409,31 @@ func validLedgerID(id string) bool {
 		}
 	}
 	return true
+}
+
+// corruptError is damage found in a ledger file; it matches
+// ErrLedgerCorrupt with errors.Is.
+type corruptError struct{ path, detail string }
+
+func (e *corruptError) Error() string {
+	if e.path == "" {
+		return ErrLedgerCorrupt.Error() + ": " + e.detail
+	}
+	return "dp: ledger " + e.path + " is corrupt: " + e.detail
+}
+
+func (e *corruptError) Is(target error) bool { return target == ErrLedgerCorrupt }
+
+// corrupt returns the damage described by format and args.
+func corrupt(format string, args ...any) error {
+	return &corruptError{detail: fmt.Sprintf(format, args...)}
+}
+
+// inLedger names the ledger file in an error from parseLedger.
+func inLedger(path string, err error) error {
+	var ce *corruptError
+	if errors.As(err, &ce) {
+		return &corruptError{path: path, detail: ce.detail}
+	}
+	return fmt.Errorf("dp: ledger %s: %w", path, err)
 }

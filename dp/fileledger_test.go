@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -380,4 +381,42 @@ func TestLedgerReadsVersion1(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, s.LedgerID)
 	assert.Equal(t, 1, s.AllCharges)
+}
+
+// A damaged ledger is refused with one message that names the file and
+// the line, matches ErrLedgerCorrupt, and says "dp:" once; a torn last
+// record says how to recover.
+func TestCorruptLedgerMessages(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "budget.ledger")
+	l, err := OpenFileLedger(path, LedgerOptions{Budget: Budget{Epsilon: 4, Delta: 1e-5}, Create: true, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	_, err = l.Debit(context.Background(), Charge{Release: "r1", Cost: Cost{Rho: 0.01}, At: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	cases := []struct {
+		name, data, want string
+	}{
+		{"torn last record", string(good) + `{"seq":2,"rel`, "line 3: torn record (no final newline): the last debit did not complete, so nothing was released for it; to recover, keep a copy of the file and delete the partial last line"},
+		{"not a ledger", "hello\n", "line 1: not a privrec ledger"},
+		{"empty", "", "the file is empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, os.WriteFile(path, []byte(tc.data), 0o600))
+			_, err := OpenFileLedger(path, LedgerOptions{Logger: slog.New(slog.DiscardHandler)})
+			require.ErrorIs(t, err, ErrLedgerCorrupt)
+			assert.Equal(t, "dp: ledger "+path+" is corrupt: ", err.Error()[:len("dp: ledger "+path+" is corrupt: ")])
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, 1, strings.Count(err.Error(), "dp:"))
+			if tc.name != "empty" {
+				_, _, err = ReadLedgerFile(path)
+				require.ErrorIs(t, err, ErrLedgerCorrupt)
+				assert.Contains(t, err.Error(), path+" is corrupt: "+tc.want)
+			}
+		})
+	}
 }

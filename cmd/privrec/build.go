@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -538,10 +539,24 @@ func checkLedgerFlags(path string, create bool, b dp.Budget) error {
 	}
 	if b != (dp.Budget{}) {
 		if err := b.Validate(); err != nil {
-			return usageErr("--budget-*: %v", err)
+			return budgetFlagErr(b, err)
 		}
 	}
 	return nil
+}
+
+// budgetFlagErr names the --budget-* flag whose value dp.Budget.Validate
+// refused (err), in the flags' words rather than the Go fields'.
+func budgetFlagErr(b dp.Budget, err error) error {
+	switch {
+	case !(b.Epsilon > 0) || math.IsInf(b.Epsilon, 0):
+		return usageErr("invalid --budget-epsilon %v: must be a finite number > 0", b.Epsilon)
+	case !(b.Delta >= 0 && b.Delta < 1):
+		return usageErr("invalid --budget-delta %v: must be in [0, 1)", b.Delta)
+	case b.Horizon < 0:
+		return usageErr("invalid --budget-horizon %v: must be >= 0", b.Horizon)
+	}
+	return usageErr("invalid --budget-* flags: %v", err)
 }
 
 // ledgerErr turns an error opening the ledger at path into one that says

@@ -176,8 +176,9 @@ func TestErrorPathsAndExitCodes(t *testing.T) {
 		{"strict bad line", buildArgs(dir, "--events", bad, "--strict", "--window-start", "2011-01-01", "--window-end", "2011-02-01"), exitData, "line 3"},
 		{"new ledger without cap", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--new-ledger", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "--budget-epsilon"},
 		{"mistyped ledger path", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("budegt.ledger"), "--budget-epsilon", "2", "--budget-delta", "1e-5", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "does not exist"},
-		{"bad budget", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--new-ledger", "--budget-epsilon", "-2", "--budget-delta", "1e-5", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "Budget.Epsilon"},
-		{"corrupt ledger", []string{"ledger", "--ledger", corrupt}, exitData, "ledger is corrupt"},
+		{"bad budget", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--new-ledger", "--budget-epsilon", "-2", "--budget-delta", "1e-5", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "invalid --budget-epsilon -2: must be a finite number > 0"},
+		{"bad budget delta", []string{"build", "--events", bad, "--catalog", p("catalog.csv"), "--key-file", p("privrec.key"), "--ledger", p("new.ledger"), "--new-ledger", "--budget-epsilon", "2", "--budget-delta", "1.5", "--epsilon", "1", "--out", p("x.prm")}, exitUsage, "invalid --budget-delta 1.5: must be in [0, 1)"},
+		{"corrupt ledger", []string{"ledger", "--ledger", corrupt}, exitData, "corrupt.prm is corrupt: line 1: not a privrec ledger"},
 		{"keygen refuses overwrite", []string{"keygen", "--out", p("privrec.key")}, exitFailure, "refusing to overwrite"},
 	}
 	for _, tc := range cases {
