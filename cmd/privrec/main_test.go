@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,7 +21,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/httpapi"
 	"github.com/privrec/privrec/internal/sampledata"
+	"github.com/privrec/privrec/recommend"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/model.prm, testdata/budget.ledger and the golden files")
@@ -401,4 +406,19 @@ func TestOutputsForPeople(t *testing.T) {
 	code, _, stderr = privrec(t, "popular", "--model", plain, "--category", "kitchen")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "unknown category kitchen; the model's catalog has no categories")
+}
+
+// The command and a default HTTP server accept the same n: the limit of
+// one is the limit of the other.
+func TestLimitsMatchTheHTTPAPI(t *testing.T) {
+	model := filepath.Join("testdata", "model.prm")
+	m, err := recommend.LoadModel(model)
+	require.NoError(t, err)
+	h := httpapi.NewHandler(func() *recommend.Model { return m }, httpapi.Options{Logger: slog.New(slog.DiscardHandler)})
+	for _, n := range []int{0, 1, maxResults, maxResults + 1} {
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest("GET", "/v1/popular?n="+strconv.Itoa(n), nil))
+		code, _, stderr := privrec(t, "popular", "--model", model, "-n", strconv.Itoa(n))
+		assert.Equal(t, rr.Code == 200, code == 0, "n = %d: HTTP %d, command exit %d (%s)", n, rr.Code, code, stderr)
+	}
 }

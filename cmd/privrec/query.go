@@ -22,17 +22,22 @@ type queryFlags struct {
 
 func (q *queryFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&q.model, "model", "", "model snapshot (required)")
-	c.Flags().IntVarP(&q.n, "n", "n", 10, "number of results")
+	c.Flags().IntVarP(&q.n, "n", "n", 10, "number of results, in [1, 100]")
 	c.Flags().StringSliceVar(&q.exclude, "exclude", nil, "items never to return (comma-separated)")
 	c.Flags().StringSliceVar(&q.categories, "category", nil, "only these categories")
 	c.Flags().StringSliceVar(&q.excludeCategories, "exclude-category", nil, "never these categories")
 	c.Flags().Float64Var(&q.minSupport, "min-support", 0, "ignore evidence from fewer (noisy) users than this")
 }
 
+// maxResults is the largest -n, the HTTP API's default limit on n
+// (httpapi.Options.MaxResults), so that a query the command answers is one
+// a default server answers too (TestLimitsMatchTheHTTPAPI).
+const maxResults = 100
+
 // recommend answers the query for a context (none: popular items).
 func (q *queryFlags) recommend(m *recommend.Model, context []string) (*recommend.Result, error) {
-	if q.n < 1 {
-		return nil, usageErr("-n must be at least 1")
+	if q.n < 1 || q.n > maxResults {
+		return nil, usageErr("-n must be in [1, %d], as in the HTTP API", maxResults)
 	}
 	res := &recommend.Result{}
 	err := m.Recommend(res, recommend.Query{Context: context, N: q.n, Exclude: q.exclude, Categories: q.categories,
