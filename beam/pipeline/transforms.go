@@ -156,8 +156,9 @@ func (c workerConfig) gate(cat *recommend.Catalog) (*events.LineParser, *collect
 
 // readEvents reads the lines of every file matching pattern. Plain files go
 // through textio, which splits large files across workers. Compressed
-// files are read whole by one worker each: textio (Beam Go 2.71) bounds
-// its read by the compressed size and silently stops early on .gz files.
+// files are read whole by one worker each: textio (seen in Beam Go 2.71,
+// not re-checked since) bounds its read by the compressed size and
+// silently stops early on .gz files.
 func readEvents(s beam.Scope, pattern string) beam.PCollection {
 	if !strings.HasSuffix(strings.ToLower(pattern), ".gz") {
 		return textio.Read(s, pattern)
