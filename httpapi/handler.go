@@ -125,6 +125,7 @@ func NewHandler(current func() *recommend.Model, opts Options) http.Handler {
 		current = func() *recommend.Model { return nil }
 	}
 	h := &handler{current: current, opts: opts, mux: httpx.NewMux(opts.Logger)}
+	h.mux.Observe = opts.Observe
 	h.results.New = func() any { return new(recommend.Result) }
 	h.mux.Route("/v1/similar/{item}", http.MethodGet, h.similar)
 	h.mux.Route("/v1/recommend", http.MethodPost, h.recommend)
@@ -132,7 +133,6 @@ func NewHandler(current func() *recommend.Model, opts Options) http.Handler {
 	h.mux.Route("/v1/privacy", http.MethodGet, h.privacy)
 	h.mux.Route("/healthz", http.MethodGet, h.healthz)
 	h.mux.Route("/readyz", http.MethodGet, h.readyz)
-	h.mux.Observe = opts.Observe
 	h.mux.Route("/metrics", http.MethodGet, h.serveMetrics)
 	h.mux.Route("/openapi.json", http.MethodGet, serveOpenAPI)
 	return h.mux

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// latencyBuckets are the upper bounds, in seconds, of the latency histogram.
-var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
+// LatencyBuckets are the upper bounds, in seconds, of the latency
+// histogram; privrec serve's Prometheus registry uses the same ones.
+var LatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
 
 // Metrics is a small Prometheus text-format registry: request counts by
 // route and status, and a latency histogram by route. Routes are a fixed
@@ -45,12 +46,12 @@ func (m *Metrics) Observe(route string, status int, d time.Duration, fallback bo
 	}
 	h := m.hists[route]
 	if h == nil {
-		h = &histogram{buckets: make([]atomic.Uint64, len(latencyBuckets))}
+		h = &histogram{buckets: make([]atomic.Uint64, len(LatencyBuckets))}
 		m.hists[route] = h
 	}
 	m.mu.Unlock()
 	s := d.Seconds()
-	for i, b := range latencyBuckets {
+	for i, b := range LatencyBuckets {
 		if s <= b {
 			h.buckets[i].Add(1)
 		}
@@ -128,7 +129,7 @@ func (m *Metrics) Write(w io.Writer, gauges []Gauge) {
 	fmt.Fprintln(w, "# TYPE privrec_http_request_duration_seconds histogram")
 	for _, r := range routes {
 		h := hists[r]
-		for i, b := range latencyBuckets {
+		for i, b := range LatencyBuckets {
 			fmt.Fprintf(w, "privrec_http_request_duration_seconds_bucket{route=%q,le=%q} %d\n", r, fmt.Sprint(b), h.buckets[i].Load())
 		}
 		n := h.count.Load()

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/privrec/privrec/internal/httpx"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -39,7 +40,7 @@ func NewMetrics(current *atomic.Pointer[recommend.Model], now func() time.Time) 
 		}, []string{"route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "privrec_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
-			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1},
+			Buckets: httpx.LatencyBuckets,
 		}, []string{"route"}),
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "privrec_fallback_answers_total", Help: "Answers that fell back to popularity because their context had no evidence, by route pattern.",
