@@ -17,6 +17,10 @@ type Lever struct {
 	Scoring release.ScoringOptions
 	// NoCategories runs on the catalog without its categories.
 	NoCategories bool
+	// Embeddings, when set, fits item embeddings (FitEmbeddings, with the
+	// baseline's K and δ) instead of a release: a mechanism measured side
+	// by side and not shipped.
+	Embeddings *EmbeddingOptions
 }
 
 // AblationLevers are the accuracy levers of issue 13, each switched
@@ -60,6 +64,10 @@ var AblationLevers = []Lever{
 	{Name: "low-rank part of the pair evidence added (broad patterns of co-purchase)", Scoring: release.ScoringOptions{LowRank: true}},
 	{Name: "no shrinkage: every positive residual kept", Scoring: release.ScoringOptions{NoShrinkage: true}},
 	{Name: "local false-discovery-rate weights instead of the garrote", Scoring: release.ScoringOptions{LocalFDR: true}},
+	{Name: "instead of pairs: item embeddings by private ALS (not shipped), d = 32, 5 iterations, head 1000", Embeddings: &EmbeddingOptions{}},
+	{Name: "item embeddings, d = 16, 8 iterations", Embeddings: &EmbeddingOptions{Dim: 16, Iterations: 8}},
+	{Name: "item embeddings, d = 32, 2 iterations", Embeddings: &EmbeddingOptions{Iterations: 2}},
+	{Name: "item embeddings, d = 32, 5 iterations, items weighted (n_min/n_i)^¼", Embeddings: &EmbeddingOptions{RareWeight: 0.25}},
 }
 
 // AblationRow is one lever's NDCG@cutoff at one ε over Runs releases.
@@ -97,7 +105,7 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 		o.Cutoff = 10
 	}
 	var rows []AblationRow
-	run := func(name string, d *Dataset, p release.Options, pop bool) error {
+	run := func(name string, d *Dataset, p release.Options, emb *EmbeddingOptions, pop bool) error {
 		for _, eps := range o.Epsilons {
 			var ms []Metrics
 			for r := range o.Repeats {
@@ -105,11 +113,23 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 					o.Progress(fmt.Sprintf("ablation: %s, ε = %g, release %d/%d", name, eps, r+1, o.Repeats))
 				}
 				p.Epsilon = eps
-				m, err := Release(s, d, p, true, uint64(r+1))
-				if err != nil {
-					return fmt.Errorf("%s at ε = %g: %w", name, eps, err)
+				var sc Scorer
+				if emb != nil {
+					eo := *emb
+					eo.K = p.WithDefaults().K
+					e, err := FitEmbeddings(s, eps, p.WithDefaults().Delta, eo, uint64(r+1))
+					if err != nil {
+						return fmt.Errorf("%s at ε = %g: %w", name, eps, err)
+					}
+					sc = e
+				} else {
+					m, err := Release(s, d, p, true, uint64(r+1))
+					if err != nil {
+						return fmt.Errorf("%s at ε = %g: %w", name, eps, err)
+					}
+					sc = NewModelScorer(name, m, d.Items, pop)
 				}
-				ms = append(ms, Evaluate(s, NewModelScorer(name, m, d.Items, pop), o.Cutoff))
+				ms = append(ms, Evaluate(s, sc, o.Cutoff))
 			}
 			mean, std := meanStd(ms)
 			rows = append(rows, AblationRow{Lever: name, Epsilon: eps, Runs: o.Repeats, Mean: mean.NDCG, Std: std.NDCG, Popularity: pop})
@@ -129,7 +149,7 @@ func Ablation(d *Dataset, s Split, o AblationOptions) ([]AblationRow, error) {
 		if l.NoCategories {
 			ld = withoutCategories(d)
 		}
-		if err := run(l.Name, ld, p, false); err != nil {
+		if err := run(l.Name, ld, p, l.Embeddings, false); err != nil {
 			return nil, err
 		}
 	}

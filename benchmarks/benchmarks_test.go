@@ -183,6 +183,13 @@ func TestSynthSmoke(t *testing.T) {
 	assert.Positive(t, rows[1].NonPrivate)
 	var png strings.Builder
 	require.NoError(t, PlotScaling(&png, rows))
+	erows, err := EmbeddingScaling(SynthGenerator(s), []int{500, 2000}, 4, 1e-6, EmbeddingOptions{K: 4, Dim: 4, Iterations: 2}, 500, nil)
+	require.NoError(t, err)
+	require.Len(t, erows, 2)
+	for _, r := range erows {
+		assert.Positive(t, r.NonPrivate)
+		assert.Positive(t, r.Seconds)
+	}
 }
 
 // A small ablation run on triples: every lever releases (but the one that
@@ -207,5 +214,6 @@ func TestAblationSmoke(t *testing.T) {
 	AblationTable(&md, rows, 10)
 	assert.Equal(t, len(rows)+2, strings.Count(md.String(), "\n"))
 	assert.Contains(t, md.String(), "| no weighting")
+	assert.Contains(t, md.String(), "| item embeddings, d = 16")
 	assert.Contains(t, md.String(), "%) |")
 }

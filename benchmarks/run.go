@@ -434,6 +434,18 @@ func writeScaling(md *bytes.Buffer, d *Dataset, params release.Options, resDir s
 			}
 			fmt.Fprintf(md, "- %d users at ε = 1: %.0f%% of non-private, target %.0f%% — %s.\n", r.Users, 100*got, 100*want, status)
 		}
+		emb := EmbeddingOptions{K: params.WithDefaults().K}
+		erows, err := EmbeddingScaling(g, []int{10_000, 100_000, 1_000_000}, 1, params.Delta, emb, 20_000, progress)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(md, "\nItem embeddings by private ALS instead of pairs (measured, not shipped; %s, K = %d; one fit per size, "+
+			"time on all %d cores, peak live heap above the data set's):\n\n", emb, emb.K, runtime.NumCPU())
+		md.WriteString("| users | embeddings, non-private | embeddings, ε = 1 | against privrec's default at ε = 1 | fit time | peak heap |\n|---|---|---|---|---|---|\n")
+		for i, r := range erows {
+			fmt.Fprintf(md, "| %d | %.4f | %.4f | %+.0f%% | %.1f s | %.0f MB |\n", r.Users, r.NonPrivate, r.Private,
+				100*(r.Private/rows[i].Private-1), r.Seconds, float64(r.PeakHeap)/1e6)
+		}
 	}
 	return nil
 }
