@@ -3,7 +3,8 @@
 // Mutants applies, one at a time, deliberate bugs in privrec's privacy and
 // safety code, and checks that a test catches each: a change that blinds
 // a test shows up here as a surviving mutant. Run from the repository
-// root: go run .ci/mutants.go (CI does; a few minutes). Every mutant names
+// root: go run .ci/mutants.go (CI does; a few minutes), or go run
+// .ci/mutants.go WORD for the mutants whose name contains WORD. Every mutant names
 // the exact text it replaces, so a mutant that no longer applies fails the
 // run too: update the list with the code.
 package main
@@ -110,6 +111,21 @@ var mutants = []mutant{
 	{"Beam pair counts left without noise", "beam/pipeline/transforms.go",
 		"c := noiseConfig{Private: v.private, Catalog: v.opts.Catalog}", "c := noiseConfig{Private: false, Catalog: v.opts.Catalog}",
 		"./beam/pipeline", "TestEveryCountCarriesThePlansNoise"},
+	{"privrec run charges a window twice after a crash", "internal/service/service.go",
+		"\tif s.charged(w) {", "\tif false && s.charged(w) {",
+		"./internal/service", "TestChargedWindowIsNotChargedAgain"},
+	{"privrec run keeps old key periods' subkeys", "internal/service/service.go",
+		"\ts.forgetKeys()\n", "",
+		"./internal/service", "TestOldKeyPeriodsForgotten"},
+	{"privrec run keeps expired window state", "internal/service/service.go",
+		"collect.PurgeStateFiles(s.opts.StateDir, cutoff)", "[]string(nil), error(nil)",
+		"./internal/service", "TestRefusedReleaseKeepsStateUntilRetention"},
+	{"privrec run windows span key periods", "internal/service/service.go",
+		"End: ws.Add(s.opts.Window)}", "End: ws.Add(s.opts.Window + time.Minute)}",
+		"./internal/service", "TestWindowsTileKeyPeriods"},
+	{"privrec run keeps window state in memory only", "internal/service/service.go",
+		"Logger: s.log, StateDir: s.opts.StateDir,", "Logger: s.log,",
+		"./cmd/privrec", "TestRunSurvivesSIGKILL"},
 	{"explanation drops a context item", "recommend/run.go",
 		"\t\tt.top[2], t.top[1] = t.top[1], c", "\t\tt.top[1] = c",
 		"./recommend", "TestRecommendMatchesBruteForce"},
@@ -127,6 +143,16 @@ func main() {
 		}
 		os.Exit(2)
 	}()
+	// An argument runs only the mutants whose name contains it.
+	if len(os.Args) > 1 {
+		var some []mutant
+		for _, m := range mutants {
+			if strings.Contains(m.name, os.Args[1]) {
+				some = append(some, m)
+			}
+		}
+		mutants = some
+	}
 	survived, stale := 0, 0
 	for _, m := range mutants {
 		orig, err := os.ReadFile(m.file)

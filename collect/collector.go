@@ -59,6 +59,9 @@ type Stats struct {
 	Accepted        int64 // events accepted
 	DroppedByBound  int64 // accepted events whose item was not kept because the user had K items already
 	DuplicateEvents int64 // accepted events for an item the user already had
+	// Users counts the pseudonyms that have kept items now, replayed state
+	// included (the other counters start at zero in each process).
+	Users int64
 }
 
 const numShards = 64
@@ -359,8 +362,8 @@ func (c *Collector) Forget(id pseudonym.ID) (bool, error) {
 	return true, c.compact() // the person's records leave the disk too
 }
 
-// Stats returns operational counters. They count events, not people, and are
-// not differentially private: keep them out of public reports.
+// Stats returns operational counters. They are not differentially
+// private: keep them out of public reports.
 func (c *Collector) Stats() Stats {
 	var st Stats
 	for i := range c.shards {
@@ -369,6 +372,7 @@ func (c *Collector) Stats() Stats {
 		st.Accepted += s.stats.Accepted
 		st.DroppedByBound += s.stats.DroppedByBound
 		st.DuplicateEvents += s.stats.DuplicateEvents
+		st.Users += int64(len(s.slots))
 		s.mu.Unlock()
 	}
 	return st

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -314,6 +315,28 @@ func (c *Collector) Close() error {
 	err := c.store.f.Close()
 	c.store.f = nil
 	return err
+}
+
+// StateWindows returns the windows that have a state file in dir, oldest
+// first: windows whose collectors were closed or crashed before a release
+// (a release deletes its window's file). New with the same window and
+// StateDir replays one.
+func StateWindows(dir string) ([]recommend.Window, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("collect: state windows: %w", err)
+	}
+	var ws []recommend.Window
+	for _, e := range entries {
+		var start, end int64
+		if _, err := fmt.Sscanf(e.Name(), "window-%d-%d.state", &start, &end); err != nil || e.IsDir() ||
+			e.Name() != fmt.Sprintf("window-%d-%d.state", start, end) {
+			continue
+		}
+		ws = append(ws, recommend.Window{Start: time.Unix(start, 0).UTC(), End: time.Unix(end, 0).UTC()})
+	}
+	slices.SortFunc(ws, func(a, b recommend.Window) int { return a.Start.Compare(b.Start) })
+	return ws, nil
 }
 
 // PurgeStateFiles deletes the state files in dir of windows that ended

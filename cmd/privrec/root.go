@@ -56,7 +56,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 3 privacy budget exceeded,
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "debug logs on stderr (never include user IDs, pseudonyms or keys)")
 	root.AddCommand(
 		a.keygenCmd(), a.buildCmd(), a.recommendCmd(), a.similarCmd(), a.popularCmd(),
-		a.reportCmd(), a.ledgerCmd(), a.serveCmd(), a.demoCmd(), a.benchCmd(),
+		a.reportCmd(), a.ledgerCmd(), a.serveCmd(), a.runCmd(), a.demoCmd(), a.benchCmd(),
 	)
 	// Shell completion (privrec completion bash|zsh|fish|powershell);
 	// added now rather than at Execute so that run's Find knows it.

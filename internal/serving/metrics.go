@@ -1,6 +1,7 @@
 package serving
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/internal/httpx"
 	"github.com/privrec/privrec/recommend"
 )
@@ -24,6 +26,7 @@ type Metrics struct {
 	latency   *prometheus.HistogramVec
 	fallbacks *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
+	releases  *prometheus.CounterVec
 }
 
 // NewMetrics returns the registry, with gauges that read the model current
@@ -45,6 +48,9 @@ func NewMetrics(current *atomic.Pointer[recommend.Model], now func() time.Time) 
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "privrec_fallback_answers_total", Help: "Answers that fell back to popularity because their context had no evidence, by route pattern.",
 		}, []string{"route"}),
+		releases: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "privrec_releases_total", Help: "Window releases by privrec run, by result: published, refused (the ledger's cap would be exceeded; alert on it) or failed.",
+		}, []string{"result"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "privrec_model_reloads_total", Help: "Attempts to load a changed model file, by result (ok or failed; a failed one leaves the current model in place).",
 		}, []string{"result"}),
@@ -69,7 +75,7 @@ func NewMetrics(current *atomic.Pointer[recommend.Model], now func() time.Time) 
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
-		m.requests, m.latency, m.fallbacks, m.reloads,
+		m.requests, m.latency, m.fallbacks, m.reloads, m.releases,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privrec_model_loaded", Help: "1 when a model is loaded."}, func() float64 {
 			if current.Load() != nil {
 				return 1
@@ -105,6 +111,19 @@ func (m *Metrics) Reloaded(err error) {
 		return
 	}
 	m.reloads.WithLabelValues("ok").Inc()
+}
+
+// Released records one window release of privrec run: err nil when its
+// model was published.
+func (m *Metrics) Released(err error) {
+	switch {
+	case err == nil:
+		m.releases.WithLabelValues("published").Inc()
+	case errors.Is(err, dp.ErrBudgetExceeded):
+		m.releases.WithLabelValues("refused").Inc()
+	default:
+		m.releases.WithLabelValues("failed").Inc()
+	}
 }
 
 // Handler serves the registry in the Prometheus exposition format.

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/recommend"
+)
+
+// runProcess is a privrec run process started from a built binary.
+type runProcess struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *bytes.Buffer
+}
+
+func startRun(t *testing.T, bin string, args ...string) *runProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"run", "--addr", "127.0.0.1:0"}, args...)...)
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &runProcess{cmd: cmd, logs: &logs}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err, "privrec run did not start: %s", logs.String())
+	m := regexp.MustCompile(`http://(\S+)/v1/events`).FindStringSubmatch(line)
+	require.NotNil(t, m, line)
+	p.addr = m[1]
+	go io.Copy(io.Discard, stdout)
+	return p
+}
+
+// post sends events for the given people (one item each) and requires
+// that all were acknowledged.
+func (p *runProcess) post(t *testing.T, people []int) {
+	t.Helper()
+	var evs []string
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, u := range people {
+		evs = append(evs, fmt.Sprintf(`{"user":"person-%d","item":"sku%02d","kind":"purchase","time":%q}`, u, u%5, now))
+	}
+	resp, err := http.Post("http://"+p.addr+"/v1/events", "application/json", strings.NewReader(`{"events":[`+strings.Join(evs, ",")+`]}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	var out struct{ Accepted int }
+	require.NoError(t, json.Unmarshal(body, &out))
+	require.Equal(t, len(people), out.Accepted, "%s", body)
+}
+
+func (p *runProcess) status(t *testing.T, path string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + path)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The end-to-end test of privrec run: events acknowledged over HTTP, the
+// process killed with SIGKILL mid-window and restarted; the window's
+// release must count every acknowledged event, be charged once, be
+// published and served, lie inside one key period, and leave no state
+// file behind. SIGTERM then stops the process cleanly.
+func TestRunSurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command and waits for a window to end (about 15 s)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "privrec")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var catalog strings.Builder
+	catalog.WriteString("id\n")
+	for i := range 5 {
+		fmt.Fprintf(&catalog, "sku%02d\n", i)
+	}
+	p := func(n string) string { return filepath.Join(dir, n) }
+	require.NoError(t, os.WriteFile(p("catalog.csv"), []byte(catalog.String()), 0o600))
+	code, _, stderr := privrec(t, "keygen", "--out", p("key"))
+	require.Equal(t, 0, code, stderr)
+	// ε = 100 per window makes the item counts' noise σ ≈ 0.1: each count is
+	// within 0.5 of the truth except with probability below 1e-6.
+	args := []string{"--catalog", p("catalog.csv"), "--key-file", p("key"), "--key-period", "10s", "--window", "10s", "--grace", "1s",
+		"--ledger", p("ledger"), "--budget-epsilon", "1000", "--budget-delta", "1e-3",
+		"--epsilon", "100", "--delta", "1e-6", "--mechanisms", "popularity", "--k", "4",
+		"--state-dir", p("state"), "--model", p("model.prm")}
+
+	// Start just after a key period (and window) begins, so that both
+	// processes' events fall in one window.
+	period := 10 * time.Second
+	time.Sleep(time.Until(time.Now().Truncate(period).Add(period + 300*time.Millisecond)))
+	window := time.Now().Truncate(period)
+
+	first := startRun(t, bin, append(args, "--new-ledger")...)
+	assert.Equal(t, http.StatusServiceUnavailable, first.status(t, "/readyz"), "no model yet")
+	first.post(t, []int{0, 1, 2, 3, 4, 5, 6})
+	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
+	_ = first.cmd.Wait()
+
+	second := startRun(t, bin, args...)
+	second.post(t, []int{7, 8, 9, 10, 11, 12, 13, 14})
+	second.post(t, []int{3, 4}) // repeated events change nothing
+	want := map[string]float64{"sku00": 3, "sku01": 3, "sku02": 3, "sku03": 3, "sku04": 3}
+	require.Less(t, time.Since(window), period, "the events must fall in one window; the machine is too slow for this test")
+
+	var m *recommend.Model
+	require.Eventually(t, func() bool {
+		m, err = recommend.LoadModel(p("model.prm"))
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond, "no model published: %s", second.logs.String())
+	for id, n := range want {
+		got, ok := m.Popularity(id)
+		require.True(t, ok)
+		assert.InDelta(t, n, got, 0.5, "%s: every acknowledged event counted once", id)
+	}
+	assert.True(t, m.Report().Window.Start.Equal(window), "window %v, want start %v", m.Report().Window, window)
+	assert.Equal(t, http.StatusOK, second.status(t, "/readyz"))
+	assert.Equal(t, http.StatusOK, second.status(t, "/v1/popular?n=3"))
+
+	_, charges, err := dp.ReadLedgerFile(p("ledger"))
+	require.NoError(t, err)
+	require.Len(t, charges, 1, "charged once")
+	assert.Contains(t, charges[0].Note, fmt.Sprintf("window %s..%s", window.UTC().Format(time.RFC3339), window.Add(period).UTC().Format(time.RFC3339)),
+		"the window is one key period")
+	assert.InDelta(t, 100, charges[0].Epsilon, 1)
+	assert.NoFileExists(t, filepath.Join(p("state"), fmt.Sprintf("window-%d-%d.state", window.Unix(), window.Add(period).Unix())))
+
+	require.NoError(t, second.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, second.cmd.Wait(), "SIGTERM exits 0: %s", second.logs.String())
+	assert.NotContains(t, second.logs.String(), "person-", "no user ID in the log")
+	assert.False(t, math.IsNaN(m.Report().Privacy.Epsilon))
+}
