@@ -12,7 +12,7 @@ import (
 )
 
 // The cases that cannot be checked pass; the refusals are tested end to
-// end in cmd/privrec (TestBuildRefusesALedgerBehindThePreviousModel).
+// end in internal/cli (TestBuildRefusesALedgerBehindThePreviousModel).
 func TestCheckPassesWhatItCannotCheck(t *testing.T) {
 	dir := t.TempDir()
 	garbage := filepath.Join(dir, "garbage.prm")

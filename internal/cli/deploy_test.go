@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -22,12 +22,10 @@ func TestSystemdUnitsVerify(t *testing.T) {
 		t.Skip("builds the command")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "privrec")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := privrecBinary(t)
 	units, err := filepath.Glob(filepath.Join("..", "..", "deploy", "privrec-*"))
 	require.NoError(t, err)
-	require.Len(t, units, 3)
+	require.Len(t, units, 4)
 	var names []string
 	for _, u := range units {
 		b, err := os.ReadFile(u)
@@ -38,7 +36,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 	}
 	cmd := exec.Command(analyze, append([]string{"verify"}, names...)...)
 	cmd.Dir = dir
-	out, err = cmd.CombinedOutput()
+	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	require.Empty(t, strings.TrimSpace(string(out)), "verify warns")
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,8 +59,9 @@ It also serves the model (the routes of 'privrec serve': /v1/recommend, /v1/simi
 'privrec serve --model' on the same file. SIGTERM or SIGINT stops accepting requests, lets
 running ones finish, and syncs the state; nothing is released early.
 
-Events from Kafka: build github.com/privrec/privrec/kafka/cmd/privrec-kafka, which adds the
---kafka-* flags to this command.`,
+Events from Kafka: the build of this command in the Kafka module (go build
+github.com/privrec/privrec/kafka/cmd/privrec) adds --kafka-brokers, --kafka-topics and
+--kafka-group; offsets are committed only after the events are on disk.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			current := new(atomic.Pointer[recommend.Model])
@@ -105,6 +107,9 @@ Events from Kafka: build github.com/privrec/privrec/kafka/cmd/privrec-kafka, whi
 	fl.DurationVar(&f.retention, "retention", 0, "delete window state older than this, released or not (default: the key period plus one window)")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
 	fl.BoolVar(&f.noSync, "no-sync", false, "acknowledge events before they are fsynced (survive a process crash, not a power failure)")
+	for _, src := range a.sources {
+		src.AddFlags(fl)
+	}
 	return c
 }
 
@@ -206,8 +211,21 @@ func runService(ctx context.Context, svc *service.Service, ln net.Listener, curr
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(runCtx) }()
-	errc := make(chan error, 1)
+	errc := make(chan error, 1+len(a.sources))
 	go func() { errc <- srv.Serve(ln) }()
+	var sources sync.WaitGroup
+	for _, src := range a.sources {
+		if !src.Enabled() {
+			continue
+		}
+		sources.Add(1)
+		go func() {
+			defer sources.Done()
+			if err := src.Run(runCtx, svc, log); err != nil {
+				errc <- fmt.Errorf("event source: %w", err)
+			}
+		}()
+	}
 	var err error
 	select {
 	case err = <-errc:
@@ -220,6 +238,7 @@ func runService(ctx context.Context, svc *service.Service, ln net.Listener, curr
 		err = e
 	}
 	stop()
+	sources.Wait()
 	if e := <-done; e != nil && err == nil {
 		err = e
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -50,12 +50,12 @@ func startRun(t *testing.T, bin string, args ...string) *runProcess {
 	return p
 }
 
-// post sends events for the given people (one item each) and requires
-// that all were acknowledged.
-func (p *runProcess) post(t *testing.T, people []int) {
+// post sends events stamped at for the given people (one item each) and
+// requires that all were acknowledged.
+func (p *runProcess) post(t *testing.T, at time.Time, people []int) {
 	t.Helper()
 	var evs []string
-	now := time.Now().UTC().Format(time.RFC3339Nano)
+	now := at.UTC().Format(time.RFC3339Nano)
 	for _, u := range people {
 		evs = append(evs, fmt.Sprintf(`{"user":"person-%d","item":"sku%02d","kind":"purchase","time":%q}`, u, u%5, now))
 	}
@@ -87,9 +87,7 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		t.Skip("builds the command and waits for a window to end (about 15 s)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "privrec")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	bin := privrecBinary(t)
 	var catalog strings.Builder
 	catalog.WriteString("id\n")
 	for i := range 5 {
@@ -114,19 +112,23 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 
 	first := startRun(t, bin, append(args, "--new-ledger")...)
 	assert.Equal(t, http.StatusServiceUnavailable, first.status(t, "/readyz"), "no model yet")
-	first.post(t, []int{0, 1, 2, 3, 4, 5, 6})
+	at := window.Add(time.Second / 4) // inside the window, whenever the post comes
+	first.post(t, at, []int{0, 1, 2, 3, 4, 5, 6})
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
 	_ = first.cmd.Wait()
 
 	second := startRun(t, bin, args...)
-	second.post(t, []int{7, 8, 9, 10, 11, 12, 13, 14})
-	second.post(t, []int{3, 4}) // repeated events change nothing
+	second.post(t, at, []int{7, 8, 9, 10, 11, 12, 13, 14})
+	second.post(t, at, []int{3, 4}) // repeated events change nothing
 	want := map[string]float64{"sku00": 3, "sku01": 3, "sku02": 3, "sku03": 3, "sku04": 3}
-	require.Less(t, time.Since(window), period, "the events must fall in one window; the machine is too slow for this test")
+	require.Less(t, time.Since(window), period, "the events must come before the window ends; the machine is too slow for this test")
 
 	var m *recommend.Model
 	require.Eventually(t, func() bool {
-		m, err = recommend.LoadModel(p("model.prm"))
+		loaded, err := recommend.LoadModel(p("model.prm"))
+		if err == nil {
+			m = loaded
+		}
 		return err == nil
 	}, 30*time.Second, 100*time.Millisecond, "no model published: %s", second.logs.String())
 	for id, n := range want {

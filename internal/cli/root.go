@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"encoding/json"
@@ -23,10 +23,11 @@ type app struct {
 	json           bool
 	quiet          bool
 	verbose        bool
+	sources        []EventSource // for privrec run, besides HTTP
 }
 
-func newRoot(stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+func newRoot(stdout, stderr io.Writer, sources ...EventSource) *cobra.Command {
+	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv, sources: sources}
 	root := &cobra.Command{
 		Use:   "privrec",
 		Short: "Privacy-preserving recommendations: build, inspect and serve differentially private models",

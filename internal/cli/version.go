@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -14,6 +14,11 @@ func version() string {
 	if !ok {
 		return "unknown (no build information)"
 	}
+	return versionOf(bi)
+}
+
+// versionOf formats bi for version.
+func versionOf(bi *debug.BuildInfo) string {
 	v := bi.Main.Version
 	var rev, dirty string
 	for _, s := range bi.Settings {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -10,11 +10,14 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -94,7 +97,7 @@ func golden(t *testing.T, name, got string) {
 		return
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "run 'go test ./cmd/privrec -update' to create golden files")
+	require.NoError(t, err, "run 'go test ./internal/cli -update' to create golden files")
 	assert.Equal(t, string(want), got, "golden %s differs (run with -update if the change is intended)", name)
 }
 
@@ -327,13 +330,25 @@ func TestBuildRefusesALedgerBehindThePreviousModel(t *testing.T) {
 }
 
 // --version names the build, the Go version and the DP library's version,
-// which calibrates the noise.
+// which calibrates the noise. A test binary of a non-main package carries
+// no module list, so the real command is built and asked.
 func TestVersion(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, exitOK, run(context.Background(), []string{"--version"}, &out, &errOut), errOut.String())
 	assert.Contains(t, out.String(), "privrec version ")
 	assert.Contains(t, out.String(), runtime.Version())
-	assert.Contains(t, out.String(), "differential-privacy/go v2.1.0")
+	assert.Equal(t, "0123456789ab+dirty (go1.99, differential-privacy/go v2.1.0)", versionOf(&debug.BuildInfo{
+		GoVersion: "go1.99",
+		Main:      debug.Module{Version: "(devel)"},
+		Deps:      []*debug.Module{{Path: "github.com/google/differential-privacy/go/v2", Version: "v2.1.0"}},
+		Settings:  []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.modified", Value: "true"}},
+	}))
+	if testing.Short() {
+		return
+	}
+	b, err := exec.Command(privrecBinary(t), "--version").CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	assert.Contains(t, string(b), "differential-privacy/go v2.1.0")
 }
 
 // Flags come from PRIVREC_* environment variables where the command line
@@ -421,4 +436,27 @@ func TestLimitsMatchTheHTTPAPI(t *testing.T) {
 		code, _, stderr := privrec(t, "popular", "--model", model, "-n", strconv.Itoa(n))
 		assert.Equal(t, rr.Code == 200, code == 0, "n = %d: HTTP %d, command exit %d (%s)", n, rr.Code, code, stderr)
 	}
+}
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// privrecBinary builds cmd/privrec once per test run.
+func privrecBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "privrec-bin-")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "privrec")
+		binary.out, binary.err = exec.Command("go", "build", "-o", binary.path, "../../cmd/privrec").CombinedOutput()
+	})
+	require.NoError(t, binary.err, "%s", binary.out)
+	return binary.path
 }
