@@ -49,6 +49,11 @@ type Options struct {
 	// NoSync acknowledges events without calling the sink's Sync: they
 	// survive a crash of the process but not a power failure.
 	NoSync bool
+	// Counted, when set, is also told every count the handler's own
+	// privrec_ingest_events_total takes: n events with one result
+	// ("accepted", "malformed", or why the sink refused them), for a
+	// process with its own metrics registry.
+	Counted func(result string, n int)
 }
 
 // refusal names why the sink refused an event, for the metrics.
@@ -107,6 +112,12 @@ func NewHandler(sink Sink, opts Options) http.Handler {
 		opts.Logger = slog.Default()
 	}
 	mux := httpx.NewMux(opts.Logger)
+	count := func(result string, n int) {
+		mux.Metrics.AddEvents(result, n)
+		if opts.Counted != nil && n > 0 {
+			opts.Counted(result, n)
+		}
+	}
 	mux.Route("/v1/events", http.MethodPost, func(w http.ResponseWriter, r *http.Request) error {
 		var req request
 		if err := httpx.DecodeJSON(w, r, opts.MaxBodyBytes, &req); err != nil {
@@ -119,9 +130,9 @@ func NewHandler(sink Sink, opts Options) http.Handler {
 		for i, raw := range req.Events {
 			e, err := events.DecodeJSON(raw, events.ReaderOptions{})
 			if err != nil {
-				mux.Metrics.AddEvents("malformed", 1)
+				count("malformed", 1)
 			} else if err = sink.Add(e); err != nil {
-				mux.Metrics.AddEvents(refusal(err), 1)
+				count(refusal(err), 1)
 			}
 			if err != nil {
 				resp.Rejected = append(resp.Rejected, rejected{Index: i, Error: err.Error()})
@@ -129,7 +140,7 @@ func NewHandler(sink Sink, opts Options) http.Handler {
 			}
 			resp.Accepted++
 		}
-		mux.Metrics.AddEvents("accepted", resp.Accepted)
+		count("accepted", resp.Accepted)
 		if s, ok := sink.(Syncer); ok && !opts.NoSync && resp.Accepted > 0 {
 			if err := s.Sync(); err != nil {
 				opts.Logger.Error("ingest: events not made durable", "error", err.Error())

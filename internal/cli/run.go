@@ -196,7 +196,7 @@ func runService(ctx context.Context, svc *service.Service, ln net.Listener, curr
 	log := a.serviceLogger()
 	api := httpapi.NewHandler(current.Load, httpapi.Options{Logger: log, Metrics: metrics.Handler(), Observe: metrics.Observe})
 	mux := http.NewServeMux()
-	mux.Handle("/v1/events", ingest.NewHandler(svc, ingest.Options{Logger: log, NoSync: f.noSync}))
+	mux.Handle("/v1/events", ingest.NewHandler(svc, ingest.Options{Logger: log, NoSync: f.noSync, Counted: metrics.Events}))
 	mux.Handle("/", api)
 	srv := &http.Server{
 		Handler:           mux,

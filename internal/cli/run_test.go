@@ -3,7 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/httpapi/client"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -50,31 +51,25 @@ func startRun(t *testing.T, bin string, args ...string) *runProcess {
 	return p
 }
 
-// post sends events stamped at for the given people (one item each) and
-// requires that all were acknowledged.
+// post sends events stamped at for the given people (one item each)
+// through the API client and requires that all were acknowledged.
 func (p *runProcess) post(t *testing.T, at time.Time, people []int) {
 	t.Helper()
-	var evs []string
-	now := at.UTC().Format(time.RFC3339Nano)
+	var evs []client.Event
 	for _, u := range people {
-		evs = append(evs, fmt.Sprintf(`{"user":"person-%d","item":"sku%02d","kind":"purchase","time":%q}`, u, u%5, now))
+		evs = append(evs, client.Event{User: fmt.Sprintf("person-%d", u), Item: fmt.Sprintf("sku%02d", u%5), Kind: "purchase", Time: at})
 	}
-	resp, err := http.Post("http://"+p.addr+"/v1/events", "application/json", strings.NewReader(`{"events":[`+strings.Join(evs, ",")+`]}`))
+	n, rejected, err := p.client(t).SendEvents(context.Background(), evs)
 	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-	var out struct{ Accepted int }
-	require.NoError(t, json.Unmarshal(body, &out))
-	require.Equal(t, len(people), out.Accepted, "%s", body)
+	require.Empty(t, rejected)
+	require.Equal(t, len(people), n)
 }
 
-func (p *runProcess) status(t *testing.T, path string) int {
+func (p *runProcess) client(t *testing.T) *client.Client {
 	t.Helper()
-	resp, err := http.Get("http://" + p.addr + path)
+	c, err := client.New("http://"+p.addr, nil)
 	require.NoError(t, err)
-	resp.Body.Close()
-	return resp.StatusCode
+	return c
 }
 
 // The end-to-end test of privrec run: events acknowledged over HTTP, the
@@ -111,7 +106,9 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	window := time.Now().Truncate(period)
 
 	first := startRun(t, bin, append(args, "--new-ledger")...)
-	assert.Equal(t, http.StatusServiceUnavailable, first.status(t, "/readyz"), "no model yet")
+	ready, err := first.client(t).Ready(context.Background())
+	require.NoError(t, err)
+	assert.False(t, ready, "no model yet")
 	at := window.Add(time.Second / 4) // inside the window, whenever the post comes
 	first.post(t, at, []int{0, 1, 2, 3, 4, 5, 6})
 	require.NoError(t, first.cmd.Process.Signal(syscall.SIGKILL))
@@ -137,8 +134,21 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 		assert.InDelta(t, n, got, 0.5, "%s: every acknowledged event counted once", id)
 	}
 	assert.True(t, m.Report().Window.Start.Equal(window), "window %v, want start %v", m.Report().Window, window)
-	assert.Equal(t, http.StatusOK, second.status(t, "/readyz"))
-	assert.Equal(t, http.StatusOK, second.status(t, "/v1/popular?n=3"))
+	ready, err = second.client(t).Ready(context.Background())
+	require.NoError(t, err)
+	assert.True(t, ready)
+	popular, err := second.client(t).Popular(context.Background(), client.Query{N: 3})
+	require.NoError(t, err)
+	assert.Len(t, popular.Items, 3)
+	assert.Equal(t, m.Report().ReleaseID, popular.Release, "the published model is served")
+	resp, err := http.Get("http://" + second.addr + "/metrics")
+	require.NoError(t, err)
+	metrics, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Contains(t, string(metrics), `privrec_ingest_events_total{result="accepted"} 10`, "this process's events")
+	assert.Contains(t, string(metrics), `privrec_releases_total{result="published"} 1`)
+	assert.Contains(t, string(metrics), "go_goroutines")
 
 	_, charges, err := dp.ReadLedgerFile(p("ledger"))
 	require.NoError(t, err)

@@ -85,8 +85,10 @@ type window struct {
 // ErrClosed is returned by Add after Close.
 var ErrClosed = errors.New("service: closed")
 
-// ErrNoWindow is returned by Add for an event whose window is not open: it
-// was released already, or lies beyond the current one.
+// ErrNoWindow is returned by Add for an event whose window is not open:
+// it was released already (the error also matches
+// collect.ErrWindowReleased), or lies beyond the current one
+// (collect.ErrOutsideWindow).
 var ErrNoWindow = errors.New("service: no open window for the event's time")
 
 // New validates opts, loads the last published model if there is one, and
@@ -218,7 +220,11 @@ func (s *Service) Add(e events.Event) error {
 			return err
 		}
 	}
-	return fmt.Errorf("%w (event at %s)", ErrNoWindow, e.Time.UTC().Format(time.RFC3339))
+	why := collect.ErrOutsideWindow
+	if e.Time.Before(s.windowAt(s.opts.Now()).Start) {
+		why = collect.ErrWindowReleased
+	}
+	return fmt.Errorf("%w (event at %s): %w", ErrNoWindow, e.Time.UTC().Format(time.RFC3339), why)
 }
 
 // add adds e to the open window holding its time and reports whether one

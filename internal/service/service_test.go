@@ -184,6 +184,7 @@ func TestRotateReleasesAndPublishes(t *testing.T) {
 
 	err = s.Add(events.Event{UserID: "later", Item: "sku01", Kind: events.KindView, Time: period0.Add(19 * time.Minute)})
 	require.ErrorIs(t, err, ErrNoWindow)
+	require.ErrorIs(t, err, collect.ErrWindowReleased)
 	assert.NotContains(t, err.Error(), "later")
 	require.NoError(t, s.Add(events.Event{UserID: "now", Item: "sku01", Kind: events.KindView, Time: f.clock.Now()}))
 	assert.Equal(t, []recommend.Window{{Start: period0.Add(20 * time.Minute), End: period0.Add(40 * time.Minute)}}, s.OpenWindows())
@@ -300,5 +301,4 @@ func TestClosedRefusesEvents(t *testing.T) {
 	require.NoError(t, s.Close())
 	err := s.Add(events.Event{UserID: "x", Item: "sku01", Kind: events.KindView, Time: f.clock.Now()})
 	assert.True(t, errors.Is(err, ErrClosed))
-	var _ = collect.ErrUnknownItem
 }

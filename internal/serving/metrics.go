@@ -27,6 +27,7 @@ type Metrics struct {
 	fallbacks *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
 	releases  *prometheus.CounterVec
+	events    *prometheus.CounterVec
 }
 
 // NewMetrics returns the registry, with gauges that read the model current
@@ -48,6 +49,9 @@ func NewMetrics(current *atomic.Pointer[recommend.Model], now func() time.Time) 
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "privrec_fallback_answers_total", Help: "Answers that fell back to popularity because their context had no evidence, by route pattern.",
 		}, []string{"route"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "privrec_ingest_events_total", Help: "Events offered for ingestion, by result: accepted, or why they were refused.",
+		}, []string{"result"}),
 		releases: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "privrec_releases_total", Help: "Window releases by privrec run, by result: published, refused (the ledger's cap would be exceeded; alert on it) or failed.",
 		}, []string{"result"}),
@@ -75,7 +79,7 @@ func NewMetrics(current *atomic.Pointer[recommend.Model], now func() time.Time) 
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector(),
-		m.requests, m.latency, m.fallbacks, m.reloads, m.releases,
+		m.requests, m.latency, m.fallbacks, m.reloads, m.releases, m.events,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "privrec_model_loaded", Help: "1 when a model is loaded."}, func() float64 {
 			if current.Load() != nil {
 				return 1
@@ -111,6 +115,12 @@ func (m *Metrics) Reloaded(err error) {
 		return
 	}
 	m.reloads.WithLabelValues("ok").Inc()
+}
+
+// Events counts n events offered for ingestion with one result; it has
+// the signature of ingest.Options.Counted.
+func (m *Metrics) Events(result string, n int) {
+	m.events.WithLabelValues(result).Add(float64(n))
 }
 
 // Released records one window release of privrec run: err nil when its
