@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/httpapi"
+	"github.com/privrec/privrec/httpapi/client"
 	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
@@ -32,13 +35,23 @@ type Options struct {
 	Epsilon float64      // ε of the release
 	Dir     string       // where the ledger lives
 	Logger  *slog.Logger // start-up logs
+	// API, when set, is the base URL of a privrec server (privrec serve or
+	// privrec run) to ask for recommendations; otherwise the shop releases
+	// a model of the embedded sample and serves privrec's API for itself
+	// on a loopback port.
+	API string
 }
 
+// shop is the web shop. Every recommendation comes from privrec's HTTP
+// API through its Go client, as in a real deployment where the shop's
+// backend and the privrec server are separate processes.
 type shop struct {
-	model  *recommend.Model
-	ledger dp.Summary
+	api    *client.Client
+	apiURL string
+	cat    *recommend.Catalog
 	pages  map[string]*template.Template
 	cats   []string
+	stop   func() // stops the shop's own API server, if any
 }
 
 // cartCookie holds the cart: item IDs separated by "|", nothing else.
@@ -52,6 +65,47 @@ func newShop(ctx context.Context, o Options) (*shop, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &shop{cat: cat, pages: map[string]*template.Template{}, cats: cat.Categories(), stop: func() {}}
+	api := o.API
+	if api == "" {
+		m, err := releaseSample(ctx, cat, o)
+		if err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		srv := &http.Server{Handler: httpapi.NewHandler(func() *recommend.Model { return m }, httpapi.Options{Logger: o.Logger}), ReadHeaderTimeout: 2 * time.Second}
+		go srv.Serve(ln)
+		s.stop = func() { srv.Close() }
+		api = "http://" + ln.Addr().String()
+	}
+	s.apiURL = api
+	if s.api, err = client.New(api, nil); err != nil {
+		s.stop()
+		return nil, err
+	}
+	funcs := template.FuncMap{
+		"lower": strings.ToLower,
+		"eps":   func(v float64) string { return fmt.Sprintf("%.2f", v) },
+		"pct":   func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
+		"days":  func(d time.Duration) int { return int(d.Hours() / 24) },
+	}
+	for _, page := range []string{"home", "product", "cart", "privacy"} {
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
+		if err != nil {
+			return nil, err
+		}
+		s.pages[page] = t
+	}
+	return s, nil
+}
+
+// releaseSample releases a private model of the embedded sample, charged
+// to the ledger in o.Dir (created on the first start and reopened after,
+// so that restarts cannot reset the budget).
+func releaseSample(ctx context.Context, cat *recommend.Catalog, o Options) (*recommend.Model, error) {
 	secret, err := pseudonym.GenerateSecret()
 	if err != nil {
 		return nil, err
@@ -85,8 +139,6 @@ func newShop(ctx context.Context, o Options) (*shop, error) {
 			return nil, err
 		}
 	}
-	// The shop owns its data directory: it creates the ledger on its first
-	// start and reopens it afterwards, so restarts cannot reset the budget.
 	lo := dp.LedgerOptions{Budget: dp.Budget{Epsilon: 2 * o.Epsilon, Delta: 1e-5, Horizon: 365 * 24 * time.Hour}, Logger: o.Logger}
 	ledgerPath := filepath.Join(o.Dir, "budget.ledger")
 	ledger, err := dp.OpenFileLedger(ledgerPath, lo)
@@ -102,24 +154,7 @@ func newShop(ctx context.Context, o Options) (*shop, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum, err := ledger.Summary(time.Now())
-	if err != nil {
-		return nil, err
-	}
-	s := &shop{model: m, ledger: sum, pages: map[string]*template.Template{}, cats: cat.Categories()}
-	funcs := template.FuncMap{
-		"lower": strings.ToLower,
-		"eps":   func(v float64) string { return fmt.Sprintf("%.2f", v) },
-		"pct":   func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) },
-	}
-	for _, page := range []string{"home", "product", "cart", "privacy"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
-		if err != nil {
-			return nil, err
-		}
-		s.pages[page] = t
-	}
-	return s, nil
+	return m, nil
 }
 
 func (s *shop) routes() http.Handler {
@@ -155,15 +190,15 @@ type rec struct {
 
 func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	it, ok := s.model.Catalog().Lookup(id)
+	it, ok := s.cat.Lookup(id)
 	if !ok {
 		http.NotFound(w, r)
 		return
 	}
-	cart := readCart(r, s.model)
-	res := &recommend.Result{}
-	if err := s.model.Recommend(res, recommend.Query{Context: []string{id}, N: 6, Exclude: cart}); err != nil {
-		http.Error(w, "recommendation failed", http.StatusInternalServerError)
+	cart := readCart(r, s.cat)
+	res, err := s.api.Similar(r.Context(), id, client.Query{N: 6, Exclude: cart})
+	if err != nil {
+		s.failed(w, err)
 		return
 	}
 	s.render(w, "product", map[string]any{
@@ -177,31 +212,37 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 
 func (s *shop) home(w http.ResponseWriter, r *http.Request) {
 	cat := r.URL.Query().Get("category")
-	q := recommend.Query{N: 24}
+	q := client.Query{N: 24}
 	if cat != "" {
 		q.Categories = []string{cat}
 	}
-	res := &recommend.Result{}
-	if err := s.model.Recommend(res, q); err != nil {
-		http.Error(w, "recommendation failed", http.StatusInternalServerError)
+	res, err := s.api.Popular(r.Context(), q)
+	if err != nil {
+		s.failed(w, err)
 		return
 	}
 	s.render(w, "home", map[string]any{
 		"Title": "Popular now", "Recs": s.recs(res, nil), "Categories": s.cats, "Category": cat,
-		"Cart": len(readCart(r, s.model)),
+		"Cart": len(readCart(r, s.cat)),
 	})
 }
 
 func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
-	cart := readCart(r, s.model)
+	cart := readCart(r, s.cat)
 	var items []product
 	for _, id := range cart {
-		it, _ := s.model.Catalog().Lookup(id)
+		it, _ := s.cat.Lookup(id)
 		items = append(items, product{it.ID, it.Name, it.Category})
 	}
-	res := &recommend.Result{}
-	if err := s.model.Recommend(res, recommend.Query{Context: cart, N: 6}); err != nil {
-		http.Error(w, "recommendation failed", http.StatusInternalServerError)
+	var res *client.Result
+	var err error
+	if len(cart) == 0 {
+		res, err = s.api.Popular(r.Context(), client.Query{N: 6})
+	} else {
+		res, err = s.api.Recommend(r.Context(), client.Query{Context: cart, N: 6})
+	}
+	if err != nil {
+		s.failed(w, err)
 		return
 	}
 	s.render(w, "cart", map[string]any{
@@ -209,7 +250,7 @@ func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
 		"Recs": s.recs(res, func(because []string) string {
 			names := make([]string, len(because))
 			for i, b := range because {
-				it, _ := s.model.Catalog().Lookup(b)
+				it, _ := s.cat.Lookup(b)
 				names[i] = strings.ToLower(it.Name)
 			}
 			return "Because you have " + joinAnd(names) + " in your cart"
@@ -218,23 +259,33 @@ func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *shop) privacy(w http.ResponseWriter, r *http.Request) {
-	rep := s.model.Report()
+	rep, err := s.api.Privacy(r.Context())
+	if err != nil {
+		s.failed(w, err)
+		return
+	}
 	s.render(w, "privacy", map[string]any{
-		"Title": "Your privacy", "Report": rep, "Ledger": s.ledger, "Cart": len(readCart(r, s.model)),
+		"Title": "Your privacy", "Report": rep, "Ledger": rep.Ledger, "Cart": len(readCart(r, s.cat)),
 		"KeyDays": int(rep.KeyPeriod.Hours() / 24),
 	})
 }
 
-func (s *shop) recs(res *recommend.Result, because func([]string) string) []rec {
+// failed answers a page whose recommendations the API could not give.
+func (s *shop) failed(w http.ResponseWriter, err error) {
+	slog.Error("privrec API", "error", err.Error())
+	http.Error(w, "recommendations are unavailable", http.StatusBadGateway)
+}
+
+func (s *shop) recs(res *client.Result, because func([]string) string) []rec {
 	out := make([]rec, 0, len(res.Items))
 	for i := range res.Items {
 		r := &res.Items[i]
-		it, _ := s.model.Catalog().Lookup(r.Item)
+		it, _ := s.cat.Lookup(r.Item)
 		why := "Popular with other shoppers"
 		switch {
-		case r.Reason == recommend.ReasonContext && because != nil:
-			why = because(r.BecauseItems())
-		case r.Reason == recommend.ReasonCategory:
+		case r.Reason == recommend.ReasonContext.String() && because != nil:
+			why = because(r.Because)
+		case r.Reason == recommend.ReasonCategory.String():
 			why = "Popular in " + r.Category + ", the category of what you are looking at"
 		}
 		out = append(out, rec{product{it.ID, it.Name, it.Category}, why})
@@ -260,9 +311,9 @@ func (s *shop) render(w http.ResponseWriter, page string, data map[string]any) {
 	}
 }
 
-// readCart returns the cart's item IDs that the model knows, at most
+// readCart returns the cart's item IDs that the catalog knows, at most
 // maxCartSize, without duplicates.
-func readCart(r *http.Request, m *recommend.Model) []string {
+func readCart(r *http.Request, cat *recommend.Catalog) []string {
 	c, err := r.Cookie(cartCookie)
 	if err != nil {
 		return nil
@@ -273,7 +324,7 @@ func readCart(r *http.Request, m *recommend.Model) []string {
 	}
 	var out []string
 	for _, id := range strings.Split(raw, "|") {
-		if _, ok := m.Catalog().Lookup(id); ok && !slices.Contains(out, id) && len(out) < maxCartSize {
+		if _, ok := cat.Lookup(id); ok && !slices.Contains(out, id) && len(out) < maxCartSize {
 			out = append(out, id)
 		}
 	}
@@ -289,11 +340,11 @@ func writeCart(w http.ResponseWriter, cart []string) {
 
 func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 	id := r.FormValue("id")
-	if _, ok := s.model.Catalog().Lookup(id); !ok {
+	if _, ok := s.cat.Lookup(id); !ok {
 		http.Error(w, "unknown item", http.StatusBadRequest)
 		return
 	}
-	cart := readCart(r, s.model)
+	cart := readCart(r, s.cat)
 	if !slices.Contains(cart, id) && len(cart) < maxCartSize {
 		cart = append(cart, id)
 	}
@@ -303,7 +354,7 @@ func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 
 func (s *shop) cartRemove(w http.ResponseWriter, r *http.Request) {
 	id := r.FormValue("id")
-	cart := slices.DeleteFunc(readCart(r, s.model), func(x string) bool { return x == id })
+	cart := slices.DeleteFunc(readCart(r, s.cat), func(x string) bool { return x == id })
 	writeCart(w, cart)
 	http.Redirect(w, r, "/cart", http.StatusSeeOther)
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/privrec/privrec/httpapi"
+	"github.com/privrec/privrec/recommend"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -43,7 +45,7 @@ func newHTTPTestServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func client(t *testing.T) *http.Client {
+func jarClient(t *testing.T) *http.Client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return &http.Client{Jar: jar}
@@ -62,7 +64,7 @@ func get(t *testing.T, c *http.Client, u string) (int, string, http.Header) {
 func TestShopPages(t *testing.T) {
 	srv := httptest.NewServer(sharedShop(t).routes())
 	defer srv.Close()
-	c := client(t)
+	c := jarClient(t)
 
 	code, body, hdr := get(t, c, srv.URL+"/")
 	require.Equal(t, 200, code)
@@ -133,3 +135,31 @@ func TestShopRejectsTamperedCart(t *testing.T) {
 	assert.Contains(t, string(b), "Cart (1)", "only known items are kept")
 	assert.NotContains(t, string(b), "<script>")
 }
+
+// With -api the shop asks another privrec server; one without a model
+// makes the pages say recommendations are unavailable, not crash.
+func TestShopAsksAnotherServer(t *testing.T) {
+	none := httptest.NewServer(httpapi.NewHandler(func() *recommend.Model { return nil }, httpapi.Options{Logger: slog.New(slog.DiscardHandler)}))
+	defer none.Close()
+	s, err := newShop(context.Background(), Options{API: none.URL, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv := httptest.NewServer(s.routes())
+	defer srv.Close()
+	for _, page := range []string{"/", "/product/22697", "/privacy", "/cart"} {
+		code, body, _ := get(t, jarClient(t), srv.URL+page)
+		assert.Equal(t, http.StatusBadGateway, code, page)
+		assert.Contains(t, body, "unavailable", page)
+	}
+	// The shared shop's own API answers the same pages.
+	own := sharedShop(t)
+	s2, err := newShop(context.Background(), Options{API: strings.TrimSuffix(ownURL(own), "/"), Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	srv2 := httptest.NewServer(s2.routes())
+	defer srv2.Close()
+	code, body, _ := get(t, jarClient(t), srv2.URL+"/product/22697")
+	assert.Equal(t, http.StatusOK, code)
+	assert.GreaterOrEqual(t, strings.Count(body, `href="/product/`), 6, "six recommendations")
+}
+
+// ownURL is the base URL of the API server a shop started for itself.
+func ownURL(s *shop) string { return s.apiURL }
