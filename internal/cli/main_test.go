@@ -404,6 +404,14 @@ func TestOutputsForPeople(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, out, "rolling horizon 375 days")
 	assert.NotContains(t, out, "9000h")
+	// JSON gives durations one way, as the report does.
+	code, out, stderr = privrec(t, "ledger", "--json", "--ledger", filepath.Join(dir, "budget.ledger"))
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"horizon": "9000h0m0s"`)
+	assert.NotContains(t, out, "horizon_ns")
+	code, out, stderr = privrec(t, "report", "--json", "--model", filepath.Join(dir, "model.prm"))
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, out, `"horizon": "9000h0m0s"`)
 
 	// The same events with a catalog of IDs only.
 	var ids strings.Builder

@@ -38,13 +38,22 @@ func (a *app) reportCmd() *cobra.Command {
 	return c
 }
 
+// ledgerOut is privrec ledger --json. Its budget gives the horizon as a
+// duration string ("8760h0m0s"), as the privacy report does, not as the
+// ledger file's nanoseconds.
 type ledgerOut struct {
-	Budget   dp.Budget   `json:"budget"`
+	Budget   budgetOut   `json:"budget"`
 	Charges  []dp.Charge `json:"charges"`
 	Counting int         `json:"charges_within_horizon"`
 	Epsilon  float64     `json:"epsilon_spent"`
 	Delta    float64     `json:"threshold_delta_spent"`
 	Left     float64     `json:"epsilon_left"`
+}
+
+type budgetOut struct {
+	Epsilon float64 `json:"epsilon"`
+	Delta   float64 `json:"delta"`
+	Horizon string  `json:"horizon"`
 }
 
 func (a *app) ledgerCmd() *cobra.Command {
@@ -65,7 +74,7 @@ func (a *app) ledgerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := ledgerOut{Budget: budget, Charges: charges, Counting: len(sum.Charges), Epsilon: sum.Epsilon, Delta: sum.Delta,
+			out := ledgerOut{Budget: budgetOut{budget.Epsilon, budget.Delta, budget.Horizon.String()}, Charges: charges, Counting: len(sum.Charges), Epsilon: sum.Epsilon, Delta: sum.Delta,
 				Left: max(0, budget.Epsilon-sum.Epsilon)}
 			if out.Charges == nil {
 				out.Charges = []dp.Charge{}
