@@ -18,7 +18,10 @@
 // releases the windows an earlier run left. A window whose charge is in the
 // ledger already (a crash between the debit and the deletion of its state)
 // is not charged again: its state is deleted and its budget stays spent.
-// A window without events is not released and costs nothing.
+// A window without events is not released and costs nothing. A window
+// whose release the ledger refused keeps its state and is tried again at
+// every rotation (a rolling horizon may free budget) until the retention
+// deletes it.
 //
 // The package is internal: the privrec command and the Kafka module's
 // command use it; library users compose collect, release and recommend
