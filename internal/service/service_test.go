@@ -302,3 +302,30 @@ func TestClosedRefusesEvents(t *testing.T) {
 	err := s.Add(events.Event{UserID: "x", Item: "sku01", Kind: events.KindView, Time: f.clock.Now()})
 	assert.True(t, errors.Is(err, ErrClosed))
 }
+
+// A refused window is tried again at later rotations: once the rolling
+// horizon frees budget, it is released.
+func TestRefusedReleaseIsRetried(t *testing.T) {
+	f := newFixture(t, 1)
+	var err error
+	f.ledger, err = dp.NewMemLedger(dp.Budget{Epsilon: 1.1, Delta: 1e-5, Horizon: 30 * time.Minute}, f.clock.Now)
+	require.NoError(t, err)
+	s := f.start()
+	defer s.Close()
+	f.addUsers(s, 0, 30)
+	f.clock.Set(period0.Add(21*time.Minute + time.Second))
+	require.NoError(t, s.Rotate(context.Background()))
+	require.Equal(t, []error{nil}, f.results, "the first window is released")
+
+	f.addUsers(s, 100, 30)
+	f.clock.Set(period0.Add(41*time.Minute + time.Second))
+	require.NoError(t, s.Rotate(context.Background()))
+	require.Len(t, f.results, 2)
+	require.ErrorIs(t, f.results[1], dp.ErrBudgetExceeded, "two releases of ε = 1 exceed 1.1")
+
+	f.clock.Set(period0.Add(52 * time.Minute)) // the first charge has left the 30-minute horizon
+	require.NoError(t, s.Rotate(context.Background()))
+	require.Len(t, f.results, 3)
+	require.NoError(t, f.results[2], "released at the retry")
+	assert.True(t, s.Model().Report().Window.Start.Equal(period0.Add(20*time.Minute)))
+}
