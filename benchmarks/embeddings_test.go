@@ -101,29 +101,38 @@ func floatsNorm(x []float64) float64 {
 	return math.Sqrt(s)
 }
 
-// Users who buy within one of two groups: the fitted factors must rank a
-// user's own group first, without noise and at a large ε with many users;
-// with no head item in the context the ranking is by count.
+// Users who buy within one of two groups: without noise the fitted
+// factors rank a user's own group first and hold out items of it in the
+// top 5; with noise at ε = 8 the same holds on all but rare fits.
 func TestEmbeddingsLearnGroups(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		users int
-		eps   float64
-	}{{"no noise", 200, math.Inf(1)}, {"ε = 8, 20,000 users", 20000, 8}} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := clusterSplit(tc.users, 2)
-			e, err := FitEmbeddings(s, tc.eps, 1e-6, EmbeddingOptions{Dim: 2, Iterations: 5, K: 5}, 7)
-			require.NoError(t, err)
-			for _, ctx := range [][]int32{{0, 1, 2}, {15, 16}} {
-				got := e.Recommend(ctx, 5, nil)
-				require.Len(t, got, 5)
-				for _, it := range got {
-					assert.Equal(t, ctx[0]/10, it/10, "context %v ranked %v", ctx, got)
-					assert.NotContains(t, ctx, it)
-				}
-			}
-			m := Evaluate(s, e, 5)
-			assert.Greater(t, m.HR, 0.9, "held-out item of the user's group in the top 5")
-		})
+	s := clusterSplit(200, 2)
+	e, err := FitEmbeddings(s, math.Inf(1), 0, EmbeddingOptions{Dim: 2, Iterations: 5, K: 5}, 7)
+	require.NoError(t, err)
+	for _, ctx := range [][]int32{{0, 1, 2}, {15, 16}} {
+		got := e.Recommend(ctx, 5, nil)
+		require.Len(t, got, 5)
+		for _, it := range got {
+			assert.Equal(t, ctx[0]/10, it/10, "context %v ranked %v", ctx, got)
+			assert.NotContains(t, ctx, it)
+		}
 	}
+	assert.Greater(t, Evaluate(s, e, 5).HR, 0.9, "held-out item of the user's group in the top 5")
+
+	// With noise. The fit's noise comes from the DP library's secure
+	// source, so the test is statistical: 10 fits on 5,000 users at ε = 8
+	// (item sums' σ ≈ 4 against sums of about 1,250 unit vectors); at least
+	// 9 must reach HR@5 ≥ 0.9. One fit in several hundred separated the
+	// groups only partly (HR 0.70, seen once in CI; 0 of 560 fits locally),
+	// so with a per-fit failure rate p ≤ 0.005 the test fails with
+	// probability C(10,2)·p² ≤ 1.2e-3.
+	s = clusterSplit(5000, 3)
+	good := 0
+	for r := range 10 {
+		e, err := FitEmbeddings(s, 8, 1e-6, EmbeddingOptions{Dim: 2, Iterations: 5, K: 5}, uint64(r+1))
+		require.NoError(t, err)
+		if Evaluate(s, e, 5).HR >= 0.9 {
+			good++
+		}
+	}
+	assert.GreaterOrEqual(t, good, 9, "fits at ε = 8 that rank the user's group first")
 }
