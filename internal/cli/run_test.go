@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,9 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +19,7 @@ import (
 
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/httpapi/client"
+	"github.com/privrec/privrec/internal/proctest"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -30,45 +27,14 @@ import (
 type runProcess struct {
 	cmd  *exec.Cmd
 	addr string
-	logs *syncBuffer
-}
-
-// syncBuffer collects a process's stderr; the test reads it while the
-// process writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *proctest.Logs
 }
 
 func startRun(t *testing.T, bin string, args ...string) *runProcess {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"run", "--addr", "127.0.0.1:0"}, args...)...)
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	p := &runProcess{cmd: cmd, logs: &logs}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "privrec run did not start: %s", logs.String())
-	m := regexp.MustCompile(`http://(\S+)/v1/events`).FindStringSubmatch(line)
-	require.NotNil(t, m, line)
-	p.addr = m[1]
-	go io.Copy(io.Discard, stdout)
-	return p
+	var logs proctest.Logs
+	r := proctest.StartRun(t, bin, &logs, args...)
+	return &runProcess{cmd: r.Cmd, addr: r.Addr, logs: &logs}
 }
 
 // post sends events stamped at for the given people (one item each)

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,44 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/internal/proctest"
 	"github.com/privrec/privrec/recommend"
 )
-
-// syncBuffer collects the processes' stderr; the test reads it while they
-// write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// start runs the built command's privrec run with args and returns its
-// HTTP address; the process is killed at the end of the test.
-func start(t *testing.T, bin string, logs *syncBuffer, args ...string) (*exec.Cmd, string) {
-	t.Helper()
-	cmd := exec.Command(bin, append([]string{"run", "--addr", "127.0.0.1:0"}, args...)...)
-	cmd.Stderr = logs
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err, "privrec run did not start: %s", logs)
-	go io.Copy(io.Discard, stdout)
-	addr := strings.TrimPrefix(strings.Fields(line)[5], "http://")
-	return cmd, strings.TrimSuffix(addr, "/v1/events,")
-}
 
 // produce sends one purchase per person (person u buys sku0(u%5)), stamped
 // at, and a record that is not an event.
@@ -78,7 +39,7 @@ func produce(t *testing.T, brokers []string, at time.Time, people ...int) {
 
 // waitModel waits for a model of a window starting at start to be
 // published at path.
-func waitModel(t *testing.T, path string, start time.Time, logs *syncBuffer) *recommend.Model {
+func waitModel(t *testing.T, path string, start time.Time, logs *proctest.Logs) *recommend.Model {
 	t.Helper()
 	var m *recommend.Model
 	require.Eventually(t, func() bool {
@@ -133,13 +94,14 @@ func TestRunFromKafkaSurvivesSIGKILL(t *testing.T) {
 	time.Sleep(time.Until(time.Now().Truncate(period).Add(period + 200*time.Millisecond)))
 	p0 := time.Now().Truncate(period)
 
-	var logs syncBuffer
-	first, _ := start(t, bin, &logs, append(args, "--new-ledger")...)
+	var logs proctest.Logs
+	first := proctest.StartRun(t, bin, &logs, append(args, "--new-ledger")...).Cmd
 	produce(t, brokers, p0.Add(time.Second/4), 0, 1, 2, 3, 4, 5, 6)
 	time.Sleep(time.Second) // consumed, maybe committed
 	require.NoError(t, first.Process.Signal(syscall.SIGKILL))
 	_ = first.Wait()
-	second, addr := start(t, bin, &logs, args...)
+	run := proctest.StartRun(t, bin, &logs, args...)
+	second, addr := run.Cmd, run.Addr
 	produce(t, brokers, p0.Add(time.Second/4), 7, 8, 9)
 	require.Less(t, time.Since(p0), window, "the first events must come before the first window ends; the machine is too slow for this test")
 
