@@ -14,15 +14,17 @@
 //     raw IDs never reach a shuffle;
 //   - keep, per pseudonym, the K items of smallest keyed rank (the same K
 //     items a Collector with the same SampleKey keeps) with a combiner:
-//     bottom-K sets merge exactly, so runners combine before the shuffle
-//     and a user's events are never grouped in one place;
+//     bottom-K sets merge exactly, so the first transform already keeps
+//     each bundle's partial sets and a user's events are never grouped in
+//     one place;
 //   - count users per catalog item with pbeam.Count over the catalog as
 //     public partitions (L0 = K, LInf = 1);
 //   - choose the head with release.HeadItems from the released item
 //     counts, count users per head pair without pseudonyms (each user's
 //     pairs are those of their K kept items, so L0 = K(K−1)/2, LInf = 1
-//     hold by construction), with a zero for every head pair, and noise
-//     each count with the core's pair counter in the last step;
+//     hold by construction; each bundle sums its own pairs before the
+//     shuffle), with a zero for every head pair, and noise each count with
+//     the core's pair counter in the last step;
 //   - assemble the model with release.External.Assemble, which applies the
 //     core's post-processing and writes the same snapshot format.
 //

@@ -264,7 +264,7 @@ func construct(v *validated, out string) (*beam.Pipeline, error) {
 
 	// 1. Read, parse, check and pseudonymize at the door.
 	lines := readEvents(s.Scope("read"), v.opts.Events)
-	admitted, badLines := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg, SampleKey: v.opts.SampleKey[:]}, lines)
+	admitted, badLines := beam.ParDo2(s.Scope("admit"), &admitFn{Config: v.cfg, SampleKey: v.opts.SampleKey[:], K: k}, lines)
 
 	// 2. Bound each pseudonym to K items, exactly as collect.Collector,
 	//    with a combiner: partial bottom-K sets merge before the shuffle.

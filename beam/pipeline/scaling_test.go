@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -54,16 +55,23 @@ func TestScalingAgainstCore(t *testing.T) {
 		require.NoError(t, err)
 		bw := bufio.NewWriterSize(w, 1<<20)
 		fmt.Fprintln(bw, "user,item,time")
-		n := 0
+		// The first target events, in a random order: a shop's log
+		// interleaves its users, which is what stresses bounding.
+		var rows [][2]int
 		for u, evs := range gen.Users {
 			for _, e := range evs {
-				if n == target {
+				if len(rows) == target {
 					break
 				}
-				fmt.Fprintf(bw, "u%d,%s,2011-06-01\n", u, gen.Items[e.Item])
-				n++
+				rows = append(rows, [2]int{u, int(e.Item)})
 			}
 		}
+		rng := rand.New(rand.NewPCG(uint64(target), 1))
+		rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+		for _, r := range rows {
+			fmt.Fprintf(bw, "u%d,%s,2011-06-01\n", r[0], gen.Items[r[1]])
+		}
+		n := len(rows)
 		require.NoError(t, bw.Flush())
 		require.NoError(t, w.Close())
 		opts.Release = params

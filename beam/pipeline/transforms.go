@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -211,11 +212,32 @@ var (
 type admitFn struct {
 	Config    workerConfig
 	SampleKey []byte // keys the ranks, as collect.Options.SampleKey
+	K         int    // items kept per user
 
 	lp   *events.LineParser
 	gate *collect.Gate
 	hash bottomk.Hash
+	// partial holds this bundle's bottom-K sets, by pseudonym, until the
+	// bundle ends or it holds maxUsers (maxPartialUsers when zero); bound
+	// is their combiner.
+	partial  map[pseudonym.ID][]byte
+	bound    bottomKFn
+	maxUsers int
 }
+
+// The DoFns that feed a count or a combiner aggregate within a bundle
+// themselves, because the Go SDK's lifted combiner keeps only 2,000 keys
+// per bundle: with users interleaved in time, or with ~10⁵ head pairs, it
+// passed nearly every row to the shuffle, and on prism the shuffled rows
+// were most of the pipeline's memory. The partial aggregates are flushed
+// early at these sizes, so a worker's memory stays bounded.
+const (
+	// maxPartialUsers bounds the users whose partial bottom-K sets admitFn
+	// keeps (at K = 16, about 20 MB).
+	maxPartialUsers = 1 << 16
+	// maxPartialCounts bounds the pairs headPairsFn counts (about 50 MB).
+	maxPartialCounts = 1 << 20
+)
 
 func (f *admitFn) Setup(ctx context.Context) error {
 	cat, err := loadCatalog(ctx, f.Config.Catalog)
@@ -225,10 +247,30 @@ func (f *admitFn) Setup(ctx context.Context) error {
 	var key [16]byte
 	copy(key[:], f.SampleKey)
 	f.hash = bottomk.New(key)
+	f.bound = bottomKFn{K: f.K}
 	f.lp, f.gate, err = f.Config.gate(cat)
 	return err
 }
 
+func (f *admitFn) StartBundle(func(string, []byte), func(string)) {
+	f.partial = make(map[pseudonym.ID][]byte)
+}
+
+// FinishBundle emits the bundle's partial bottom-K sets.
+func (f *admitFn) FinishBundle(emit func(string, []byte), _ func(string)) {
+	f.flush(emit)
+}
+
+func (f *admitFn) flush(emit func(string, []byte)) {
+	for id, acc := range f.partial {
+		emit(string(id[:]), acc)
+	}
+	clear(f.partial)
+}
+
+// ProcessElement admits one line. An accepted event joins its user's
+// partial bottom-K set (the runner's combiner would keep such a set too,
+// but for few users at a time); the sets leave at the end of the bundle.
 func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(string, []byte), bad func(string)) error {
 	e, skip, err := f.lp.Parse(line)
 	if skip {
@@ -243,7 +285,13 @@ func (f *admitFn) ProcessElement(ctx context.Context, line string, emit func(str
 		id, idx, err = f.gate.Admit(e)
 		if err == nil {
 			acceptedLines.Inc(ctx, 1)
-			emit(string(id[:]), appendRanked(nil, f.hash.Rank(id, idx), idx))
+			var rec [rankedLen]byte
+			appendRanked(rec[:0], f.hash.Rank(id, idx), idx)
+			acc, ok := f.partial[id]
+			if !ok && len(f.partial) >= cmp.Or(f.maxUsers, maxPartialUsers) {
+				f.flush(emit)
+			}
+			f.partial[id] = f.bound.insert(acc, rec[:])
 			return nil
 		}
 	}
@@ -272,7 +320,9 @@ type bottomKFn struct{ K int }
 
 func (f *bottomKFn) CreateAccumulator() []byte { return nil }
 
-func (f *bottomKFn) AddInput(acc, rec []byte) []byte { return f.insert(acc, rec) }
+// AddInput adds a partial set (one or more ranked records, as admitFn
+// emits them).
+func (f *bottomKFn) AddInput(acc, recs []byte) []byte { return f.MergeAccumulators(acc, recs) }
 
 func (f *bottomKFn) MergeAccumulators(a, b []byte) []byte {
 	for i := 0; i+rankedLen <= len(b); i += rankedLen {
@@ -326,17 +376,21 @@ func explodeItems(id string, kept []byte, emit func(string, int64)) {
 	}
 }
 
-// headPairsFn emits (pair key, 1) for each pair of a user's kept items
+// headPairsFn counts, per bundle, the users of each pair of kept items
 // that are both in the head chosen from the released item counts (a side
-// input). The pseudonym goes no further.
+// input), and emits (pair key, users) when the bundle ends or it has
+// counted maxPartialCounts pairs. The pseudonym goes no further.
 type headPairsFn struct {
 	HeadSize int
 
-	inHead []bool
+	inHead  []bool
+	counts  map[int64]int64
+	maxKeys int // maxPartialCounts when zero
 }
 
 func (f *headPairsFn) ProcessElement(_ string, kept []byte, itemCounts []int64, emit func(int64, int64)) {
 	if f.inHead == nil {
+		f.counts = make(map[int64]int64)
 		f.inHead = make([]bool, len(itemCounts))
 		for _, it := range release.HeadItems(itemCounts, f.HeadSize) {
 			f.inHead[it] = true
@@ -344,11 +398,25 @@ func (f *headPairsFn) ProcessElement(_ string, kept []byte, itemCounts []int64, 
 	}
 	items := decodeItems(kept)
 	items = slices.DeleteFunc(items, func(it uint32) bool { return int(it) >= len(f.inHead) || !f.inHead[it] })
+	if len(f.counts)+len(items)*len(items)/2 > cmp.Or(f.maxKeys, maxPartialCounts) {
+		f.flush(emit)
+	}
 	for x := range items {
 		for y := x + 1; y < len(items); y++ {
-			emit(pairKey(items[x], items[y]), 1)
+			f.counts[pairKey(items[x], items[y])]++
 		}
 	}
+}
+
+// FinishBundle emits the bundle's counts. (Beam asks for the side input
+// here too.)
+func (f *headPairsFn) FinishBundle(_ []int64, emit func(int64, int64)) { f.flush(emit) }
+
+func (f *headPairsFn) flush(emit func(int64, int64)) {
+	for k, c := range f.counts {
+		emit(k, c)
+	}
+	clear(f.counts)
 }
 
 // headPartitionsFn emits (pair key, 0) for every head pair, so that every
@@ -422,7 +490,7 @@ func (f *pairNoiseFn) Setup(ctx context.Context) error {
 	}
 	f.counter = x.Pairs()
 	if f.counter == nil || f.counter.Sigma() != c.Sigma {
-		return fmt.Errorf("pair noise: the worker's counter does not match the launcher's (σ %v, want %v)", f.counter.Sigma(), c.Sigma)
+		return fmt.Errorf("pair noise: the worker's counter does not match the launcher's (want σ %v)", c.Sigma)
 	}
 	return nil
 }
