@@ -21,8 +21,9 @@
 // collector (which refuses further events), is folded into noisy
 // aggregates, and is wiped ([State.Wipe]).
 //
-// [Gate] and [Bound] are the door and the bound without the collector, for
-// an engine that groups events per pseudonym itself (privrec/beam).
+// An engine that groups events per pseudonym itself (privrec/beam) gets
+// the door without the collector from the internal package engine
+// (engine.NewGate), and the bound from internal/bottomk.
 //
 // # Privacy unit
 //

@@ -1,25 +1,34 @@
 package collect
 
 import (
+	"fmt"
+
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/engine"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 )
 
-// Gate is the door of collection without the collector, for an engine that
-// groups a window's events per pseudonym itself (privrec/beam): Admit
-// checks and pseudonymizes raw events exactly as an Ingestor does (and
-// Bound then keeps exactly the items a Collector would keep). It collects
-// nothing and is safe for concurrent use.
-type Gate struct {
+func init() { engine.NewGate = newGate }
+
+// gate is the door of collection without the collector, for an engine
+// that groups a window's events per pseudonym itself (privrec/beam): it
+// checks and pseudonymizes raw events exactly as an Ingestor does. See
+// engine.Gate, the interface it implements, and engine.NewGate, its
+// constructor.
+type gate struct {
 	in *Ingestor
 }
 
-// NewGate returns a gate for the window and event kinds of opts (its Keep,
-// SampleKey and StateDir play no part) and the keyring kr.
-func NewGate(cat *recommend.Catalog, opts Options, kr *pseudonym.Keyring) (*Gate, error) {
-	opts.StateDir = ""
-	c, err := New(cat, opts)
+// newGate is engine.NewGate: opts must be an Options, of which only the
+// window and event kinds play a part.
+func newGate(cat *recommend.Catalog, opts any, kr *pseudonym.Keyring) (engine.Gate, error) {
+	o, ok := opts.(Options)
+	if !ok {
+		return nil, fmt.Errorf("collect: gate: options are a %T, not collect.Options", opts)
+	}
+	o.StateDir = ""
+	c, err := New(cat, o)
 	if err != nil {
 		return nil, err
 	}
@@ -27,11 +36,7 @@ func NewGate(cat *recommend.Catalog, opts Options, kr *pseudonym.Keyring) (*Gate
 	if err != nil {
 		return nil, err
 	}
-	return &Gate{in: in}, nil
+	return &gate{in: in}, nil
 }
 
-// Admit validates e (item in the catalog, kind collected, time in the
-// window) and returns its subject's pseudonym and the item's catalog
-// index. Errors wrap the same values as Collector.Add and never contain the
-// user ID or its pseudonym.
-func (g *Gate) Admit(e events.Event) (pseudonym.ID, uint32, error) { return g.in.admit(e) }
+func (g *gate) Admit(e events.Event) (pseudonym.ID, uint32, error) { return g.in.admit(e) }

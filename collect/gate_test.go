@@ -12,6 +12,7 @@ import (
 
 	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/internal/bottomk"
+	"github.com/privrec/privrec/internal/engine"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 )
@@ -19,7 +20,7 @@ import (
 func TestGateAdmitsAsTheIngestorDoes(t *testing.T) {
 	cat := testCatalog(t)
 	kr := testKeyring(t)
-	g, err := NewGate(cat, Options{Window: testWindow, Now: testNow, Kinds: []events.Kind{events.KindPurchase}, StateDir: t.TempDir()}, kr)
+	g, err := engine.NewGate(cat, Options{Window: testWindow, Now: testNow, Kinds: []events.Kind{events.KindPurchase}, StateDir: t.TempDir()}, kr)
 	require.NoError(t, err)
 	id, idx, err := g.Admit(events.Event{UserID: "alice", Item: "i07", Kind: events.KindPurchase, Time: testStart.Add(time.Hour)})
 	require.NoError(t, err)
@@ -40,8 +41,10 @@ func TestGateAdmitsAsTheIngestorDoes(t *testing.T) {
 		require.ErrorIs(t, err, tc.want)
 		assert.NotContains(t, err.Error(), "alice")
 	}
-	_, err = NewGate(cat, Options{Window: recommend.Window{Start: testStart, End: testStart.Add(30 * 24 * time.Hour)}}, kr)
+	_, err = engine.NewGate(cat, Options{Window: recommend.Window{Start: testStart, End: testStart.Add(30 * 24 * time.Hour)}}, kr)
 	assert.ErrorContains(t, err, "spans two key periods")
+	_, err = engine.NewGate(cat, &Options{Window: testWindow}, kr)
+	assert.ErrorContains(t, err, "not collect.Options")
 }
 
 // TestBoundKeepsWhatTheCollectorKeeps gives 300 subjects 1 to 30 random

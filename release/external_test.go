@@ -10,6 +10,7 @@ import (
 
 	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/internal/bottomk"
+	"github.com/privrec/privrec/internal/engine"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 )
@@ -17,8 +18,8 @@ import (
 // exactCounts computes, from raw per-subject items, the exact counts a
 // head-pairs release would noise, as another engine would: bounded with a
 // the collector's bounding rule (bottomk), Keep and sample key.
-func exactCounts(t *testing.T, cat *recommend.Catalog, k, headSize int, raw map[pseudonym.ID][]uint32) Counts {
-	rc := Counts{Items: make([]int64, cat.Len()), Pairs: map[[2]uint32]int64{}}
+func exactCounts(t *testing.T, cat *recommend.Catalog, k, headSize int, raw map[pseudonym.ID][]uint32) engine.Counts {
+	rc := engine.Counts{Items: make([]int64, cat.Len()), Pairs: map[[2]uint32]int64{}}
 	kept := map[pseudonym.ID][]uint32{}
 	for id, items := range raw {
 		kept[id] = bottomk.New([16]byte{1, 2, 3}).Bound(k, id, slices.Clone(items))
@@ -29,7 +30,7 @@ func exactCounts(t *testing.T, cat *recommend.Catalog, k, headSize int, raw map[
 	if k == 1 {
 		return rc
 	}
-	head := HeadItems(rc.Items, headSize)
+	head := headItems(rc.Items, headSize)
 	for x := range head {
 		for y := x + 1; y < len(head); y++ {
 			rc.Pairs[pairOf(head[x], head[y])] = 0
@@ -72,11 +73,11 @@ func TestExternalAssemblesWhatExactReleases(t *testing.T) {
 			rc := exactCounts(t, cat, tc.k, tc.head, raw)
 			want, err := Exact(c, o)
 			require.NoError(t, err)
-			x, err := NewExactExternal(cat, o)
+			x, err := engine.NewRelease(cat, o, true)
 			require.NoError(t, err)
 			assert.Nil(t, x.Items())
 			assert.Nil(t, x.Pairs())
-			got, err := x.Assemble(rc, ExternalInfo{Window: testWindow, BuiltWith: "test engine"})
+			got, err := x.Assemble(rc, engine.Info{Window: testWindow, BuiltWith: "test engine"})
 			require.NoError(t, err)
 			sameModel(t, want, got)
 			assert.Equal(t, "test engine", got.Report().BuiltWith)
@@ -97,7 +98,7 @@ func TestExternalReportsThePlan(t *testing.T) {
 	o := Options{Epsilon: 1, Delta: 1e-6, K: 4, HeadSize: 10, Mechanisms: Popularity | Pairs}
 	plan, err := o.Plan(cat)
 	require.NoError(t, err)
-	x, err := NewExternal(cat, o)
+	x, err := engine.NewRelease(cat, o, false)
 	require.NoError(t, err)
 	assert.Equal(t, plan.Part(partItems).Sigma(), x.Items().Sigma())
 	assert.Equal(t, plan.Part(partPairs).Sigma(), x.Pairs().Sigma())
@@ -109,7 +110,7 @@ func TestExternalReportsThePlan(t *testing.T) {
 	assert.Len(t, charge.Release, 16)
 
 	rc := exactCounts(t, cat, 4, 10, raw)
-	m, err := x.Assemble(rc, ExternalInfo{Window: testWindow, ReleaseID: "r1", Kinds: []events.Kind{events.KindPurchase}})
+	m, err := x.Assemble(rc, engine.Info{Window: testWindow, ReleaseID: "r1", Kinds: []events.Kind{events.KindPurchase}})
 	require.NoError(t, err)
 	r := m.Report()
 	assert.True(t, r.Privacy.DifferentiallyPrivate)
@@ -120,25 +121,27 @@ func TestExternalReportsThePlan(t *testing.T) {
 	assert.Equal(t, []string{"purchase"}, r.EventKinds)
 	assert.Equal(t, 45, r.Privacy.Parts[1].Values)
 	assert.Equal(t, "r1", r.ReleaseID)
-	assert.Nil(t, (&External{o: Options{K: 1, Mechanisms: Popularity}, plan: plan}).Pairs(), "popularity alone releases no pairs")
+	assert.Nil(t, (&external{o: Options{K: 1, Mechanisms: Popularity}, plan: plan}).Pairs(), "popularity alone releases no pairs")
 }
 
 func TestExternalRefusesWhatItCannotDo(t *testing.T) {
 	cat := testCatalog(t)
 	pairs := Popularity | Pairs
-	_, err := NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Pairs: ThresholdPairs, Mechanisms: pairs})
+	_, err := engine.NewRelease(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Pairs: ThresholdPairs, Mechanisms: pairs}, false)
 	assert.ErrorContains(t, err, "threshold pair selection is not supported")
-	_, err = NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Keep: 8, Mechanisms: pairs})
+	_, err = engine.NewRelease(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Keep: 8, Mechanisms: pairs}, false)
 	assert.ErrorContains(t, err, "weighted contributions")
-	_, err = NewExternal(nil, Options{Epsilon: 1, Delta: 1e-6})
+	_, err = engine.NewRelease(nil, Options{Epsilon: 1, Delta: 1e-6}, false)
 	assert.ErrorContains(t, err, "needs a catalog")
-	_, err = NewExternal(cat, Options{Epsilon: -1, Delta: 1e-6})
+	_, err = engine.NewRelease(cat, Options{Epsilon: -1, Delta: 1e-6}, false)
 	var oe *OptionError
 	assert.ErrorAs(t, err, &oe)
-	_, err = NewExactExternal(cat, Options{K: -1})
+	_, err = engine.NewRelease(cat, Options{K: -1}, true)
 	assert.ErrorAs(t, err, &oe)
+	_, err = engine.NewRelease(cat, &Options{Epsilon: 1, Delta: 1e-6}, false)
+	assert.ErrorContains(t, err, "not release.Options")
 	for _, m := range []Mechanisms{Auto, Popularity | Categories, Popularity | Pairs | Categories} {
-		_, err = NewExternal(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Mechanisms: m})
+		_, err = engine.NewRelease(cat, Options{Epsilon: 1, Delta: 1e-6, K: 4, Mechanisms: m}, false)
 		assert.ErrorContains(t, err, "not supported on Beam or other external engines", "%v", m)
 	}
 }
@@ -148,53 +151,37 @@ func TestExternalRefusesCountsThatDoNotFit(t *testing.T) {
 	c := testCollector(t, cat, 4)
 	raw := randomWindow(t, c, 5)
 	good := exactCounts(t, cat, 4, 6, raw)
-	head := HeadItems(good.Items, 6)
-	withPairs := func(edit func(map[[2]uint32]int64)) Counts {
+	head := headItems(good.Items, 6)
+	withPairs := func(edit func(map[[2]uint32]int64)) engine.Counts {
 		p := map[[2]uint32]int64{}
 		for k, v := range good.Pairs {
 			p[k] = v
 		}
 		edit(p)
-		return Counts{Items: good.Items, Pairs: p}
+		return engine.Counts{Items: good.Items, Pairs: p}
 	}
-	x, err := NewExactExternal(cat, Options{K: 4, HeadSize: 6, Mechanisms: Popularity | Pairs})
+	x, err := engine.NewRelease(cat, Options{K: 4, HeadSize: 6, Mechanisms: Popularity | Pairs}, true)
 	require.NoError(t, err)
-	one, err := NewExactExternal(cat, Options{K: 1, Mechanisms: Popularity})
+	one, err := engine.NewRelease(cat, Options{K: 1, Mechanisms: Popularity}, true)
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name   string
-		x      *External
-		counts Counts
-		info   ExternalInfo
+		x      engine.Release
+		counts engine.Counts
+		info   engine.Info
 		want   string
 	}{
-		{"no window", x, good, ExternalInfo{}, "window"},
-		{"short items", x, Counts{Items: good.Items[:3], Pairs: good.Pairs}, ExternalInfo{Window: testWindow}, "3 item counts for a catalog of 20"},
-		{"missing pair", x, withPairs(func(p map[[2]uint32]int64) { delete(p, pairOf(head[0], head[1])); p[[2]uint32{7, 5}] = 1 }), ExternalInfo{Window: testWindow}, "no count for head pair"},
-		{"extra pair", x, withPairs(func(p map[[2]uint32]int64) { p[pairOf(18, 19)] = 1 }), ExternalInfo{Window: testWindow}, "16 pair counts, want the 15 pairs"},
-		{"pairs without the pairs mechanism", one, good, ExternalInfo{Window: testWindow}, "the release has no pairs"},
+		{"no window", x, good, engine.Info{}, "window"},
+		{"short items", x, engine.Counts{Items: good.Items[:3], Pairs: good.Pairs}, engine.Info{Window: testWindow}, "3 item counts for a catalog of 20"},
+		{"missing pair", x, withPairs(func(p map[[2]uint32]int64) { delete(p, pairOf(head[0], head[1])); p[[2]uint32{7, 5}] = 1 }), engine.Info{Window: testWindow}, "no count for head pair"},
+		{"extra pair", x, withPairs(func(p map[[2]uint32]int64) { p[pairOf(18, 19)] = 1 }), engine.Info{Window: testWindow}, "16 pair counts, want the 15 pairs"},
+		{"pairs without the pairs mechanism", one, good, engine.Info{Window: testWindow}, "the release has no pairs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.x.Assemble(tc.counts, tc.info)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
-	}
-}
-
-func TestHeadItems(t *testing.T) {
-	for _, tc := range []struct {
-		counts []int64
-		size   int
-		want   []uint32
-	}{
-		{[]int64{3, 9, -4, 9, 0}, 3, []uint32{1, 3, 0}},
-		{[]int64{-1, -5, 0}, 2, []uint32{0, 1}}, // negatives count as zero, ties by index
-		{[]int64{1, 2}, 5, []uint32{1, 0}},
-		{[]int64{1, 2}, 0, []uint32{}},
-		{nil, 3, []uint32{}},
-	} {
-		assert.Equal(t, tc.want, HeadItems(tc.counts, tc.size), "%v", tc.counts)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/privrec/privrec/dp"
+	"github.com/privrec/privrec/internal/engine"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -139,21 +140,8 @@ type edge struct {
 
 // headItems returns the catalog indexes of the size items with the largest
 // released counts (negative counts as zero; ties by catalog index), most
-// popular first. It is post-processing of DP output.
-func headItems(itemCounts []int64, size int) []uint32 {
-	h := max(0, min(size, len(itemCounts)))
-	order := make([]uint32, len(itemCounts))
-	for i := range order {
-		order[i] = uint32(i)
-	}
-	slices.SortFunc(order, func(a, b uint32) int {
-		if c := cmp.Compare(max(itemCounts[b], 0), max(itemCounts[a], 0)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	return order[:h:h]
-}
+// popular first: engine.HeadItems, the rule engines share.
+func headItems(itemCounts []int64, size int) []uint32 { return engine.HeadItems(itemCounts, size) }
 
 // foldHeadPairs sums, for each pair of head items, the pair weights of the
 // users who kept both, in the packed upper triangle of head positions (see

@@ -14,6 +14,7 @@ import (
 	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/engine"
 	"github.com/privrec/privrec/recommend"
 )
 
@@ -302,7 +303,7 @@ func TestWeightedReleaseEndToEnd(t *testing.T) {
 	assert.Equal(t, plan.Epsilon, r.Privacy.Epsilon)
 	assert.Equal(t, 12, r.Privacy.Keep)
 	assert.Contains(t, r.Markdown(), "up to 12 of their items are kept, weighted")
-	_, err = NewExternal(cat, o)
+	_, err = engine.NewRelease(cat, o, false)
 	assert.ErrorContains(t, err, "weighted contributions")
 }
 

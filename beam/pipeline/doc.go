@@ -5,12 +5,13 @@
 //
 // The release has the semantics of release.Private, and reuses the core
 // library's code for every step that is not a Beam transform, through the
-// core's entry points for engines (collect.Gate, release.External) and
+// core's entry points for engines (internal/engine: a Gate at the door, a
+// Release for the calibration and assembly, HeadItems) and
 // the bounding rule it shares with collect (internal/bottomk):
 //
 //   - read lines (textio, any Beam filesystem) and parse them with
 //     events.LineParser; check each event and replace its user ID by the
-//     keyed pseudonym with collect.Gate, in the first transform, so that
+//     keyed pseudonym with the core's engine.Gate, in the first transform, so that
 //     raw IDs never reach a shuffle;
 //   - keep, per pseudonym, the K items of smallest keyed rank (the same K
 //     items a Collector with the same SampleKey keeps) with a combiner:
@@ -19,19 +20,19 @@
 //     one place;
 //   - count users per catalog item with pbeam.Count over the catalog as
 //     public partitions (L0 = K, LInf = 1);
-//   - choose the head with release.HeadItems from the released item
+//   - choose the head with engine.HeadItems from the released item
 //     counts, count users per head pair without pseudonyms (each user's
 //     pairs are those of their K kept items, so L0 = K(K−1)/2, LInf = 1
 //     hold by construction; each bundle sums its own pairs before the
 //     shuffle), with a zero for every head pair, and noise each count with
 //     the core's pair counter in the last step;
-//   - assemble the model with release.External.Assemble, which applies the
+//   - assemble the model with the engine.Release's Assemble, which applies the
 //     core's post-processing and writes the same snapshot format.
 //
 // Item noise is drawn by Privacy on Beam (the DP library's v3) with exactly
 // the sensitivities and the ε, δ that the core's plan calibrates
-// (release.External.Items, dp.Counter.LibraryParams); pair noise by the
-// core's pair counter (release.External.Pairs, rebuilt on the worker and
+// (the engine.Release's Items, dp.Counter.LibraryParams); pair noise by the
+// core's pair counter (the engine.Release's Pairs, rebuilt on the worker and
 // checked against the launcher's σ), since Privacy on Beam would shuffle
 // every (pseudonym, pair) row again to bound what is already bounded. Each
 // count's noise has the plan's σ, and the ledger is debited the plan's

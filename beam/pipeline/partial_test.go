@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/privrec/privrec/release"
+	"github.com/privrec/privrec/internal/engine"
 )
 
 // admitAll runs admitFn over lines in one bundle and returns what it
@@ -76,7 +76,7 @@ func TestHeadPairsFlushingKeepsExactCounts(t *testing.T) {
 		itemCounts[i] = int64(rng.IntN(1000))
 	}
 	inHead := map[uint32]bool{}
-	for _, it := range release.HeadItems(itemCounts, head) {
+	for _, it := range engine.HeadItems(itemCounts, head) {
 		inHead[it] = true
 	}
 	want := map[int64]int64{}

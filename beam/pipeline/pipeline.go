@@ -18,6 +18,7 @@ import (
 
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/engine"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
 )
@@ -48,7 +49,7 @@ type Options struct {
 	// Kinds are the event kinds counted; all when empty.
 	Kinds []events.Kind
 	// Release are the release's options, as for release.Private. Only
-	// what release.External supports runs on Beam (Mechanisms
+	// what the core's engine entry point supports runs on Beam (Mechanisms
 	// Popularity|Pairs or Popularity, head pairs, unweighted items); Auto,
 	// the core's default, is refused: see the package documentation.
 	Release release.Options
@@ -86,7 +87,18 @@ type Result struct {
 	Charge dp.Charge
 	// Counts are the released (noisy) aggregates the model was assembled
 	// from: DP output, kept for audit and tests.
-	Counts release.Counts
+	Counts Counts
+}
+
+// Counts are a release's noisy aggregates.
+type Counts struct {
+	// Items holds, for every catalog item in catalog order, the noisy
+	// number of users who kept it.
+	Items []int64
+	// Pairs holds, for every pair of head items, the noisy number of users
+	// who kept both, keyed by the pair's catalog indexes, smaller first;
+	// empty when the release has no pairs.
+	Pairs map[[2]uint32]int64
 }
 
 // ErrNoEvents reports a release in which no event was accepted.
@@ -95,7 +107,7 @@ var ErrNoEvents = errors.New("privrec/beam: no event was accepted")
 // validated holds what validate derived from Options.
 type validated struct {
 	opts    Options
-	ext     *release.External
+	ext     engine.Release
 	private bool
 	params  release.Options // with defaults
 	cat     *recommend.Catalog
@@ -154,9 +166,9 @@ func validate(ctx context.Context, opts Options) (*validated, error) {
 	// Options are checked, and what Beam cannot do refused, before the
 	// ledger is debited.
 	if opts.NonPrivate {
-		v.ext, err = release.NewExactExternal(v.cat, opts.Release)
+		v.ext, err = engine.NewRelease(v.cat, opts.Release, true)
 	} else {
-		v.ext, err = release.NewExternal(v.cat, opts.Release)
+		v.ext, err = engine.NewRelease(v.cat, opts.Release, false)
 		v.private = true
 	}
 	if err != nil {
@@ -231,7 +243,7 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 	if !v.private {
 		at, releaseID = time.Now(), "non-private"
 	}
-	res.Model, err = v.ext.Assemble(counts, release.ExternalInfo{
+	res.Model, err = v.ext.Assemble(engine.Counts(counts), engine.Info{
 		ReleaseID: releaseID, CreatedAt: at, Window: opts.Window,
 		KeyPeriod: v.cfg.KeyPeriod, Kinds: opts.Kinds,
 		BuiltWith: "privrec/beam on Apache Beam (" + v.opts.Runner + " runner), Privacy on Beam v3",
@@ -407,8 +419,8 @@ func lineStats(pr beam.PipelineResult) (st Stats, known bool) {
 
 // readOutput reads what the pipeline wrote: the released counts, and a few
 // bad lines into st.
-func readOutput(ctx context.Context, dir string, nItems int, pairs bool, st *Stats) (release.Counts, error) {
-	var rc release.Counts
+func readOutput(ctx context.Context, dir string, nItems int, pairs bool, st *Stats) (Counts, error) {
+	var rc Counts
 	if st.Bad > 0 {
 		bad, err := readLines(ctx, dir+"/bad.txt")
 		if err != nil {

@@ -229,7 +229,7 @@ func TestContributionBoundingHolds(t *testing.T) {
 	}
 	const k = 8
 	params := release.Options{K: k, HeadSize: 120, Mechanisms: pairsOnBeam}
-	run := func(ev []byte) release.Counts {
+	run := func(ev []byte) Counts {
 		opts := fixture(t, ev)
 		opts.NonPrivate, opts.Release = true, params
 		res, err := Release(context.Background(), nil, opts)

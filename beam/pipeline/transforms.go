@@ -29,6 +29,7 @@ import (
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/internal/bottomk"
+	"github.com/privrec/privrec/internal/engine"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
@@ -135,12 +136,12 @@ func (c workerConfig) kinds() []events.Kind {
 
 // gate builds the parser and the door for the catalog cat: the same checks
 // and pseudonyms as collect.Ingestor.
-func (c workerConfig) gate(cat *recommend.Catalog) (*events.LineParser, *collect.Gate, error) {
+func (c workerConfig) gate(cat *recommend.Catalog) (*events.LineParser, engine.Gate, error) {
 	kr, err := c.keyring()
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := collect.NewGate(cat, collect.Options{
+	g, err := engine.NewGate(cat, collect.Options{
 		Window:       recommend.Window{Start: c.WindowStart, End: c.WindowEnd},
 		Kinds:        c.kinds(),
 		MaxClockSkew: -1,
@@ -215,7 +216,7 @@ type admitFn struct {
 	K         int    // items kept per user
 
 	lp   *events.LineParser
-	gate *collect.Gate
+	gate engine.Gate
 	hash bottomk.Hash
 	// partial holds this bundle's bottom-K sets, by pseudonym, until the
 	// bundle ends or it holds maxUsers (maxPartialUsers when zero); bound
@@ -392,7 +393,7 @@ func (f *headPairsFn) ProcessElement(_ string, kept []byte, itemCounts []int64, 
 	if f.inHead == nil {
 		f.counts = make(map[int64]int64)
 		f.inHead = make([]bool, len(itemCounts))
-		for _, it := range release.HeadItems(itemCounts, f.HeadSize) {
+		for _, it := range engine.HeadItems(itemCounts, f.HeadSize) {
 			f.inHead[it] = true
 		}
 	}
@@ -425,7 +426,7 @@ func (f *headPairsFn) flush(emit func(int64, int64)) {
 type headPartitionsFn struct{ HeadSize int }
 
 func (f *headPartitionsFn) ProcessElement(itemCounts []int64, emit func(int64, int64)) {
-	head := release.HeadItems(itemCounts, f.HeadSize)
+	head := engine.HeadItems(itemCounts, f.HeadSize)
 	for x := range head {
 		for y := x + 1; y < len(head); y++ {
 			emit(pairKey(head[x], head[y]), 0)
@@ -481,10 +482,10 @@ func (f *pairNoiseFn) Setup(ctx context.Context) error {
 		return err
 	}
 	c := f.Config
-	x, err := release.NewExternal(cat, release.Options{
+	x, err := engine.NewRelease(cat, release.Options{
 		Mechanisms: release.Mechanisms(c.Mechanisms), Epsilon: c.Epsilon, Delta: c.Delta,
 		Noise: dp.Noise(c.Noise), K: c.K, ItemShare: c.ItemShare, HeadSize: c.HeadSize,
-	})
+	}, false)
 	if err != nil {
 		return fmt.Errorf("pair noise: %w", err)
 	}
