@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -220,7 +222,9 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 	}
 	log.Info("privrec beam release: running pipeline", "runner", v.opts.Runner, "files", v.nFiles)
 	start := time.Now()
+	placeholders := loopbackPlaceholders()
 	pr, err := beam.Run(ctx, v.opts.Runner, p)
+	removeNewPlaceholders(placeholders, log)
 	if err != nil {
 		return nil, fmt.Errorf("privrec/beam: pipeline on %s: %w", v.opts.Runner, err)
 	}
@@ -253,6 +257,37 @@ func Release(ctx context.Context, ledger dp.Ledger, opts Options) (*Result, erro
 		return nil, fmt.Errorf("privrec/beam: %w", err)
 	}
 	return res, nil
+}
+
+// loopbackPattern names the empty placeholder file that Beam's portable
+// runner creates in the temp directory for each LOOPBACK job (prism's
+// default) and never removes (apache/beam#27569).
+const loopbackPattern = "beamloopbackworker-*"
+
+// loopbackPlaceholders returns the placeholder files that exist now.
+func loopbackPlaceholders() map[string]bool {
+	names, _ := filepath.Glob(filepath.Join(os.TempDir(), loopbackPattern))
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		seen[n] = true
+	}
+	return seen
+}
+
+// removeNewPlaceholders removes the empty placeholder files that appeared
+// since before, once the job is over: the runner never reads them again.
+func removeNewPlaceholders(before map[string]bool, log *slog.Logger) {
+	names, _ := filepath.Glob(filepath.Join(os.TempDir(), loopbackPattern))
+	for _, n := range names {
+		if before[n] {
+			continue
+		}
+		if fi, err := os.Stat(n); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+			if err := os.Remove(n); err != nil {
+				log.Warn("privrec beam release: could not remove Beam's loopback placeholder", "file", n, "err", err)
+			}
+		}
+	}
 }
 
 // FirstLine returns the first line of the first file (in name order) that

@@ -461,3 +461,21 @@ func TestEveryCountCarriesThePlansNoise(t *testing.T) {
 	assert.InEpsilon(t, sigmaItems, sd(items), 0.2, "item noise")
 	assert.InEpsilon(t, sigmaPairs, sd(pairs), 0.2, "pair noise")
 }
+
+// A release on prism leaves nothing in the temp directory: Beam's portable
+// runner creates an empty placeholder file per LOOPBACK job and never
+// removes it (apache/beam#27569); Release does, and only the new ones.
+func TestReleaseLeavesNoLoopbackPlaceholder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	other := filepath.Join(tmp, "beamloopbackworker-notours")
+	require.NoError(t, os.WriteFile(other, nil, 0o600))
+	opts := fixture(t, []byte("user,item,kind,time\nu1,85123A,purchase,2011-01-01\n"))
+	opts.NonPrivate = true
+	opts.Release.HeadSize = 10
+	_, err := Release(context.Background(), nil, opts)
+	require.NoError(t, err)
+	left, err := filepath.Glob(filepath.Join(tmp, loopbackPattern))
+	require.NoError(t, err)
+	assert.Equal(t, []string{other}, left, "only the placeholder that was there before")
+}
