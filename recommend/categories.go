@@ -48,6 +48,8 @@ func (c *categories) check(*Catalog) error {
 	return nil
 }
 
+func (c *categories) explain(*run) {}
+
 func (c *categories) apply(r *run) {
 	sc, itemCat := r.sc, r.m.itemCat
 	m := 0

@@ -68,9 +68,15 @@ type evidence interface {
 	// apply adds the evidence's terms for the query's context (r.ctx:
 	// known, distinct catalog indexes, at least one) to its working memory
 	// r.sc: a weight on popularity (prior, hasPrior), boosts of candidates
-	// (touch and touched.add, ignoring evidence whose support is below
-	// r.minSupport), or factors on the popularity of categories.
+	// (touch, then the touched entry's boost, ignoring evidence whose
+	// support is below r.minSupport), or factors on the popularity of
+	// categories.
 	apply(r *run)
+	// explain records, for the candidates that won (touched entries with
+	// a tops slot), the contributions that boosted them, in the order
+	// apply added them (touched.explain); evidence that boosts no
+	// candidate does nothing.
+	explain(r *run)
 	// count adds what the evidence holds to the report's contents.
 	count(c *Contents)
 	// encode writes the section's payload.

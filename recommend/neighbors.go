@@ -100,13 +100,28 @@ func (nb *neighbors) apply(r *run) {
 	sc.hasPrior = true
 	for _, ci := range ctx {
 		for k := nb.off[ci]; k < nb.off[ci+1]; k++ {
-			supp := nb.support[k]
-			if float64(supp) < minSupport {
+			if float64(nb.support[k]) < minSupport {
 				continue
 			}
 			if tt := sc.touch(nb.item[k]); tt != nil {
-				tt.add(contrib{ctx: ci, weight: nb.weight[k], supp: supp})
+				tt.boost += float64(nb.weight[k])
 			}
+		}
+	}
+}
+
+// explain goes over the context's lists again, in apply's order, and
+// keeps the strongest contributions to each winner: only the few
+// candidates that are returned need them.
+func (nb *neighbors) explain(r *run) {
+	sc, minSupport := r.sc, r.minSupport
+	for _, ci := range r.ctx {
+		for k := nb.off[ci]; k < nb.off[ci+1]; k++ {
+			t := sc.slot[nb.item[k]]
+			if t < 0 || sc.touched[t].win == 0 || float64(nb.support[k]) < minSupport {
+				continue
+			}
+			sc.tops[sc.touched[t].win-1].add(contrib{ctx: ci, weight: nb.weight[k], supp: nb.support[k]})
 		}
 	}
 }

@@ -19,7 +19,8 @@ type scratch struct {
 	allow   []int32
 	deny    []int32
 	heap    []cand
-	run     run // the query in progress
+	tops    []top // the winners' explanations (touched.win)
+	run     run   // the query in progress
 
 	// prior is the context's weight on popularity, set by evidence that
 	// has one (hasPrior); without, it is 1.
@@ -35,12 +36,17 @@ type scratch struct {
 	catBase    float64
 }
 
-// touched is a candidate that some evidence scored.
+// touched is a candidate that some evidence scored. It is kept small (16
+// bytes): a long context touches thousands of candidates, and only the
+// winners get an explanation, in tops[win-1].
 type touched struct {
 	item  uint32
+	win   int32 // 1 + the index of the candidate's explanation in scratch.tops; 0 for none
 	boost float64
-	top   [MaxExplain]contrib
 }
+
+// top holds a winner's strongest contributions, strongest first.
+type top [MaxExplain]contrib
 
 // contrib is one context item's contribution to a candidate, kept for the
 // explanation.
@@ -117,20 +123,18 @@ func (sc *scratch) touch(j uint32) *touched {
 	return &sc.touched[t]
 }
 
-// add records evidence c for the candidate: its weight joins the score, and
-// the strongest contributions are kept for the explanation.
-// It is the hottest code of a query: the insertion is unrolled for
-// MaxExplain = 3 (a different MaxExplain does not compile), since a copy
-// of a variable length calls memmove.
-func (t *touched) add(c contrib) {
-	t.boost += float64(c.weight)
+// add keeps contribution c if it is among the strongest; of equal weights,
+// the first added. The insertion is unrolled for MaxExplain = 3 (a
+// different MaxExplain does not compile), since a copy of a variable
+// length calls memmove.
+func (t *top) add(c contrib) {
 	switch {
-	case c.weight > t.top[0].weight:
-		t.top[2], t.top[1], t.top[0] = t.top[1], t.top[0], c
-	case c.weight > t.top[1].weight:
-		t.top[2], t.top[1] = t.top[1], c
-	case c.weight > t.top[2].weight:
-		t.top[2] = c
+	case c.weight > t[0].weight:
+		t[2], t[1], t[0] = t[1], t[0], c
+	case c.weight > t[1].weight:
+		t[2], t[1] = t[1], c
+	case c.weight > t[2].weight:
+		t[2] = c
 	}
 }
 
@@ -223,6 +227,21 @@ func (r *run) rank(res *Result, n int) {
 		scan(m.uncategorized, false)
 	}
 
+	// Only the winners need an explanation: give each touched winner a
+	// slot and let the evidence fill it.
+	sc.tops = sc.tops[:0]
+	for _, c := range sc.heap {
+		if c.touched >= 0 {
+			sc.tops = append(sc.tops, top{})
+			sc.touched[c.touched].win = int32(len(sc.tops))
+		}
+	}
+	if len(sc.tops) > 0 {
+		for _, e := range m.evidence {
+			e.explain(r)
+		}
+	}
+
 	// Pop the heap into res.Items, best first.
 	cnt := len(sc.heap)
 	if cap(res.Items) < cnt {
@@ -240,11 +259,11 @@ func (r *run) rank(res *Result, n int) {
 		rec := &res.Items[k]
 		*rec = Recommendation{Item: m.ids[c.item], Score: c.score, Reason: ReasonPopular, Support: m.pop[c.item]}
 		if c.touched >= 0 {
-			tt := &sc.touched[c.touched]
+			tp := &sc.tops[sc.touched[c.touched].win-1]
 			rec.Reason = ReasonContext
-			rec.Support = float64(tt.top[0].supp)
-			for e := 0; e < MaxExplain && tt.top[e].weight > 0; e++ {
-				rec.Because[e] = m.ids[tt.top[e].ctx]
+			rec.Support = float64(tp[0].supp)
+			for e := 0; e < MaxExplain && tp[e].weight > 0; e++ {
+				rec.Because[e] = m.ids[tp[e].ctx]
 			}
 		} else if d := m.itemCat[c.item]; d >= 0 && sc.catCount[d] > 0 && sc.catFactor[d] > sc.catBase {
 			rec.Reason = ReasonCategory
