@@ -144,6 +144,12 @@ func TestPerfSmoke(t *testing.T) {
 	assert.Positive(t, r.IngestPerSec)
 	require.Len(t, r.Releases, 1)
 	assert.Positive(t, r.Releases[0].Seconds)
+	require.Len(t, r.SmallReleases, 4, "default and popularity+pairs, on 1 and 2 cores")
+	for _, sr := range r.SmallReleases {
+		assert.Positive(t, sr.Values)
+		assert.NotEmpty(t, sr.Mechanisms)
+	}
+	assert.Greater(t, r.SmallReleases[2].Values, 10*r.SmallReleases[0].Values, "popularity+pairs releases the head's pairs")
 	require.Len(t, r.Queries, 4, "contexts of 1, 5, 20 and 50 items")
 	for _, q := range r.Queries {
 		assert.Positive(t, q.P99)

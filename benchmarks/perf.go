@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -12,11 +14,14 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/privrec/privrec/collect"
 	"github.com/privrec/privrec/dp"
 	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/sampledata"
 	"github.com/privrec/privrec/pseudonym"
 	"github.com/privrec/privrec/recommend"
 	"github.com/privrec/privrec/release"
@@ -45,9 +50,20 @@ type QueryTiming struct {
 	AllocsPerOp float64
 }
 
+// SmallRelease is the cost of a private release of a small window, the
+// fixed cost a shop pays per window.
+type SmallRelease struct {
+	Users      int
+	Mechanisms string  // what the release ran, as the report names it
+	Values     int     // noisy values released
+	CPUSeconds float64 // process CPU time of release.Private
+	Procs      int     // GOMAXPROCS during the release
+}
+
 // PerfResult holds the performance figures of issue 3.
 type PerfResult struct {
 	HMACPerSec, IngestPerSec float64 // one goroutine
+	SmallReleases            []SmallRelease
 	Releases                 []ReleaseTiming
 	Queries                  []QueryTiming
 	BytesPerUser             float64 // window state per active user at K = 16
@@ -103,6 +119,84 @@ func fill(col *collect.Collector, ids []string, users int, seed uint64) error {
 		}
 	}
 	return nil
+}
+
+// smallUsers is the size of the window whose release cost is the fixed
+// cost of a release (issue 12).
+const smallUsers = 600
+
+// smallRelease releases the first smallUsers users of the embedded Online
+// Retail sample with mechanisms mech at ε = 1 and GOMAXPROCS procs, and
+// measures the process's CPU time.
+func smallRelease(mech release.Mechanisms, procs int) (SmallRelease, error) {
+	sr := SmallRelease{Users: smallUsers, Procs: procs}
+	quiet := slog.New(slog.DiscardHandler)
+	cat, err := sampledata.Catalog()
+	if err != nil {
+		return sr, err
+	}
+	evs, err := sampledata.Events()
+	if err != nil {
+		return sr, err
+	}
+	kr, err := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: sampledata.KeyPeriod, Epoch: sampledata.Window.Start})
+	if err != nil {
+		return sr, err
+	}
+	col, err := collect.New(cat, collect.Options{Window: sampledata.Window, MaxClockSkew: -1, Logger: quiet,
+		Now: func() time.Time { return sampledata.Window.End }})
+	if err != nil {
+		return sr, err
+	}
+	ing, err := collect.NewIngestor(col, kr)
+	if err != nil {
+		return sr, err
+	}
+	users := map[string]bool{}
+	for {
+		e, err := evs.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return sr, err
+		}
+		if !users[e.UserID] && len(users) == smallUsers {
+			continue
+		}
+		users[e.UserID] = true
+		if err := ing.Add(e); err != nil {
+			return sr, err
+		}
+	}
+	ledger, err := dp.NewMemLedger(benchBudget, nil)
+	if err != nil {
+		return sr, err
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	runtime.GC()
+	before := cpuTime()
+	m, err := release.Private(context.Background(), col, ledger, release.Options{Epsilon: 1, Delta: 1e-7, Mechanisms: mech, Logger: quiet})
+	if err != nil {
+		return sr, err
+	}
+	sr.CPUSeconds = (cpuTime() - before).Seconds()
+	var names []string
+	for _, p := range m.Report().Privacy.Parts {
+		sr.Values += p.Values
+		names = append(names, p.Name)
+	}
+	sr.Mechanisms = strings.Join(names, ", ")
+	return sr, nil
+}
+
+// cpuTime is the CPU time the process has used, in user and system mode.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func heapInUse() uint64 {
@@ -194,6 +288,20 @@ func Perf(o PerfOptions) (PerfResult, error) {
 	res.BytesPerUser = float64(heapInUse()-before) / float64(o.MemoryUsers)
 	runtime.KeepAlive(mem)
 	mem = nil
+
+	// 2b. The fixed cost of a private release: a window of smallUsers
+	// users from the embedded Online Retail sample, with the default
+	// options and with popularity+pairs, on 1 and 2 cores.
+	for _, mech := range []release.Mechanisms{release.Auto, release.Popularity | release.Pairs} {
+		for _, procs := range []int{1, 2} {
+			progress("perf: release of a %d-user window, %v, %d core(s)", smallUsers, mech, procs)
+			sr, err := smallRelease(mech, procs)
+			if err != nil {
+				return res, err
+			}
+			res.SmallReleases = append(res.SmallReleases, sr)
+		}
+	}
 
 	// 3. Release time by size.
 	for _, sz := range o.ReleaseSizes {
