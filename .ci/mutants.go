@@ -133,7 +133,7 @@ var mutants = []mutant{
 		"Logger: s.log, StateDir: s.opts.StateDir,", "Logger: s.log,",
 		"./internal/cli", "TestRunSurvivesSIGKILL"},
 	{"explanation drops a context item", "recommend/run.go",
-		"\t\tt.top[2], t.top[1] = t.top[1], c", "\t\tt.top[1] = c",
+		"\t\tt[2], t[1] = t[1], c", "\t\tt[1] = c",
 		"./recommend", "TestRecommendMatchesBruteForce"},
 }
 
