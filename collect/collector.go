@@ -2,6 +2,7 @@ package collect
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,8 +79,8 @@ type Collector struct {
 	k         int   // Keep
 	kinds     uint8 // bit per accepted Kind
 	hash      bottomk.Hash
-	zeros     []uint32      // inline zero items, to append for a new slot
-	inline    int           // items kept inline per slot: min(Keep, inlineItems)
+	zeros     []uint32      // an inline region of zeros, to append for a new user
+	inline    int           // items kept inline per user: min(Keep, inlineItems)
 	keyPeriod time.Duration // set by NewIngestor, for the report
 	store     *windowStore  // nil unless CollectorOptions.StateDir is set
 
@@ -89,17 +90,11 @@ type Collector struct {
 type shard struct {
 	mu       sync.Mutex
 	released bool
-	slots    map[pseudonym.ID]uint32 // pseudonym -> slot
-	// items holds inline catalog indexes per slot; a slot that outgrows
-	// them moves to over, with room for Keep. Most users keep few items,
-	// so a large Keep costs memory only for those who use it.
-	items   []uint32
-	over    map[uint32][]uint32
-	n       []uint16 // items kept per slot
-	worst   []uint64 // per full slot: the largest rank kept
-	worstAt []uint16 // per full slot: its position
-	stats   Stats
-	_       [64]byte // keep shards on separate cache lines
+	userState
+	freeInline []uint32 // inline regions no user holds, for reuse
+	freeOver   []uint32 // arrays of over no user holds, for reuse
+	stats      Stats
+	_          [64]byte // keep shards on separate cache lines
 }
 
 // New returns an empty collector for one window over cat.
@@ -141,9 +136,12 @@ func New(cat *recommend.Catalog, opts Options) (*Collector, error) {
 	c.hash = bottomk.New(key)
 	c.inline = min(c.k, inlineItems)
 	c.zeros = make([]uint32, c.inline)
+	var seed [8]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		return nil, fmt.Errorf("collect: table seed: %w", err)
+	}
 	for i := range c.shards {
-		c.shards[i].slots = make(map[pseudonym.ID]uint32)
-		c.shards[i].over = make(map[uint32][]uint32)
+		c.shards[i].users.seed = binary.LittleEndian.Uint64(seed[:])
 	}
 	if opts.StateDir != "" {
 		if err := c.openStore(opts.StateDir, keyGiven); err != nil {
@@ -214,11 +212,11 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 	if s.released {
 		return ErrWindowReleased
 	}
-	slot, exists := s.slots[id]
+	u := s.users.find(id)
 	pos := 0
-	if exists {
+	if u != nil {
 		var dup bool
-		if pos, dup = c.place(s, slot, id, idx); dup || pos < 0 {
+		if pos, dup = c.place(s, u, id, idx); dup || pos < 0 {
 			s.stats.Accepted++
 			if dup {
 				s.stats.DuplicateEvents++
@@ -235,62 +233,55 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 		}
 	}
 	s.stats.Accepted++
-	if !exists {
-		slot = c.slot(s, id)
+	if u == nil {
+		u = c.newUser(s, id)
 	}
-	c.put(s, slot, id, pos, idx)
+	c.put(s, u, id, pos, idx)
 	return nil
 }
 
 // insertLocked adds idx to id's bottom-K set without persisting (for replay
 // and merge); the caller holds s.mu.
 func (c *Collector) insertLocked(s *shard, id pseudonym.ID, idx uint32) {
-	slot := c.slot(s, id)
-	if pos, dup := c.place(s, slot, id, idx); !dup && pos >= 0 {
-		c.put(s, slot, id, pos, idx)
+	u := s.users.find(id)
+	if u == nil {
+		u = c.newUser(s, id)
+	}
+	if pos, dup := c.place(s, u, id, idx); !dup && pos >= 0 {
+		c.put(s, u, id, pos, idx)
 	}
 }
 
-// inlineItems is how many items a slot holds before it moves to a
+// inlineItems is how many items a user holds before moving to a
 // Keep-sized array: the release's default K, what most users keep.
 const inlineItems = 16
 
-// slotItems returns the storage of a slot: its inline items, or its
-// Keep-sized array once it outgrew them. Its first s.n[slot] entries are
-// the items kept.
-func (s *shard) slotItems(slot uint32, inline int) []uint32 {
-	if o, ok := s.over[slot]; ok {
-		return o
-	}
-	base := int(slot) * inline
-	return s.items[base : base+inline : base+inline]
-}
-
-// slot returns id's slot in s, creating an empty one if needed.
-func (c *Collector) slot(s *shard, id pseudonym.ID) uint32 {
-	slot, ok := s.slots[id]
-	if !ok {
-		slot = uint32(len(s.n))
-		s.slots[id] = slot
-		s.n = append(s.n, 0)
+// newUser adds an entry for id, which must not have one, with an empty
+// inline region.
+func (c *Collector) newUser(s *shard, id pseudonym.ID) *user {
+	var at uint32
+	if n := len(s.freeInline); n > 0 {
+		at, s.freeInline = s.freeInline[n-1], s.freeInline[:n-1]
+	} else {
+		at = uint32(len(s.items) / c.inline)
 		s.items = append(s.items, c.zeros...)
-		s.worst = append(s.worst, 0)
-		s.worstAt = append(s.worstAt, 0)
 	}
-	return slot
+	u := s.users.insert(id)
+	u.at = at
+	return u
 }
 
-// place says where idx would go in the slot's bottom-K set: at position n
+// place says where idx would go in u's bottom-K set: at position n
 // (appended) while there is room, else over the item with the largest rank
 // if idx ranks below it, else nowhere (-1). dup reports an item already kept.
-// A full slot caches its largest rank, so that an event ranked out (the
+// A full user caches its largest rank, so that an event ranked out (the
 // common case for heavy users) costs one hash and no scan.
-func (c *Collector) place(s *shard, slot uint32, id pseudonym.ID, idx uint32) (pos int, dup bool) {
-	n := int(s.n[slot])
-	if n == c.k && c.rank(id, idx) > s.worst[slot] {
+func (c *Collector) place(s *shard, u *user, id pseudonym.ID, idx uint32) (pos int, dup bool) {
+	n := int(u.n)
+	if n == c.k && c.rank(id, idx) > u.worst {
 		return -1, false // ranked out; a kept item cannot rank above the worst
 	}
-	for _, it := range s.slotItems(slot, c.inline)[:n] {
+	for _, it := range s.itemsOf(u, c.inline)[:n] {
 		if it == idx {
 			return 0, true
 		}
@@ -298,43 +289,55 @@ func (c *Collector) place(s *shard, slot uint32, id pseudonym.ID, idx uint32) (p
 	if n < c.k {
 		return n, false
 	}
-	if c.rank(id, idx) < s.worst[slot] {
-		return int(s.worstAt[slot]), false
+	if c.rank(id, idx) < u.worst {
+		return int(u.worstAt), false
 	}
 	return -1, false
 }
 
-// put stores idx at pos as decided by place, and keeps a full slot's
+// put stores idx at pos as decided by place, and keeps a full user's
 // largest rank up to date.
-func (c *Collector) put(s *shard, slot uint32, id pseudonym.ID, pos int, idx uint32) {
-	items := s.slotItems(slot, c.inline)
-	if pos == len(items) { // the inline items are full: move to a Keep-sized array
-		grown := make([]uint32, c.k)
+func (c *Collector) put(s *shard, u *user, id pseudonym.ID, pos int, idx uint32) {
+	items := s.itemsOf(u, c.inline)
+	if pos == len(items) { // the inline region is full: move to a Keep-sized array
+		at, grown := s.newOver(c.k)
 		copy(grown, items)
 		clear(items)
-		s.over[slot] = grown
+		s.freeInline = append(s.freeInline, u.at)
+		u.at = at // u.n becomes inline+1 below, so itemsOf looks in over
 		items = grown
 	}
-	if pos == int(s.n[slot]) {
-		s.n[slot]++
+	if pos == int(u.n) {
+		u.n++
 	} else {
 		s.stats.DroppedByBound++ // an item was displaced
 	}
 	items[pos] = idx
-	if int(s.n[slot]) == c.k {
-		c.updateWorst(s, slot, id)
+	if int(u.n) == c.k {
+		c.updateWorst(s, u, id)
 	}
 }
 
-// updateWorst recomputes the largest rank of a full slot.
-func (c *Collector) updateWorst(s *shard, slot uint32, id pseudonym.ID) {
+// newOver returns a zeroed Keep-sized array of s.over and its index.
+func (s *shard) newOver(k int) (uint32, []uint32) {
+	if n := len(s.freeOver); n > 0 {
+		at := s.freeOver[n-1]
+		s.freeOver = s.freeOver[:n-1]
+		return at, s.over[at]
+	}
+	s.over = append(s.over, make([]uint32, k))
+	return uint32(len(s.over) - 1), s.over[len(s.over)-1]
+}
+
+// updateWorst recomputes the largest rank of a full user.
+func (c *Collector) updateWorst(s *shard, u *user, id pseudonym.ID) {
 	worst, at := uint64(0), 0
-	for j, it := range s.slotItems(slot, c.inline)[:c.k] {
+	for j, it := range s.itemsOf(u, c.inline)[:c.k] {
 		if h := c.rank(id, it); h >= worst {
 			worst, at = h, j
 		}
 	}
-	s.worst[slot], s.worstAt[slot] = worst, uint16(at)
+	u.worst, u.worstAt = worst, uint8(at)
 }
 
 // rank is the keyed hash that orders a user's items for bottom-K sampling.
@@ -348,12 +351,16 @@ func (c *Collector) rank(id pseudonym.ID, item uint32) uint64 { return c.hash.Ra
 func (c *Collector) Forget(id pseudonym.ID) (bool, error) {
 	s := &c.shards[id[0]%numShards]
 	s.mu.Lock()
-	slot, ok := s.slots[id]
+	u := s.users.find(id)
+	ok := u != nil
 	if ok {
-		delete(s.slots, id)
-		clear(s.slotItems(slot, c.inline))
-		delete(s.over, slot)
-		s.n[slot] = 0
+		clear(s.itemsOf(u, c.inline))
+		if int(u.n) > c.inline {
+			s.freeOver = append(s.freeOver, u.at)
+		} else {
+			s.freeInline = append(s.freeInline, u.at)
+		}
+		s.users.remove(id)
 	}
 	s.mu.Unlock()
 	if !ok {
@@ -372,7 +379,7 @@ func (c *Collector) Stats() Stats {
 		st.Accepted += s.stats.Accepted
 		st.DroppedByBound += s.stats.DroppedByBound
 		st.DuplicateEvents += s.stats.DuplicateEvents
-		st.Users += int64(len(s.slots))
+		st.Users += int64(s.users.n)
 		s.mu.Unlock()
 	}
 	return st
@@ -404,11 +411,11 @@ func (c *Collector) Merge(other *Collector) error {
 			src.mu.Unlock()
 			return ErrWindowReleased
 		}
-		for id, sslot := range src.slots {
-			for _, idx := range src.slotItems(sslot, c.inline)[:src.n[sslot]] {
-				c.insertLocked(dst, id, idx)
+		src.users.each(func(u *user) {
+			for _, idx := range src.itemsOf(u, c.inline)[:u.n] {
+				c.insertLocked(dst, u.id, idx)
 			}
-		}
+		})
 		dst.mu.Unlock()
 		src.mu.Unlock()
 	}

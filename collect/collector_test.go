@@ -26,14 +26,14 @@ func state(c *Collector) map[pseudonym.ID][]string {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for id, slot := range s.slots {
+		s.users.each(func(u *user) {
 			var items []string
-			for _, it := range s.slotItems(slot, c.inline)[:s.n[slot]] {
+			for _, it := range s.itemsOf(u, c.inline)[:u.n] {
 				items = append(items, c.cat.Item(int(it)).ID)
 			}
 			sortStrings(items)
-			out[id] = items
-		}
+			out[u.id] = items
+		})
 		s.mu.Unlock()
 	}
 	return out
@@ -311,16 +311,20 @@ func TestCollectorTakeLifecycle(t *testing.T) {
 	require.ErrorIs(t, c.Merge(testCollector(t, cat, 4)), ErrWindowReleased)
 
 	// Wipe zeroes the state's memory, not just the references to it.
-	shards := st.shards
+	shards := slices.Clone(st.shards) // the slices, not the structs Wipe resets
+	entries := 0
+	for _, sh := range shards {
+		entries += sh.users.n
+	}
+	require.Positive(t, entries)
 	st.Wipe()
 	for _, sh := range shards {
 		for _, it := range sh.items {
 			require.Zero(t, it)
 		}
-		for _, n := range sh.n {
-			require.Zero(t, n)
+		for _, u := range sh.users.entries {
+			require.Zero(t, u, "a user entry (pseudonym, count, rank) survived Wipe")
 		}
-		require.Empty(t, sh.slots)
 	}
 	n := 0
 	st.ForEachUser(func([]uint32) { n++ })

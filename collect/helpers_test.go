@@ -67,11 +67,11 @@ func (c *Collector) itemCounts() []int64 {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for _, slot := range s.slots {
-			for _, it := range s.slotItems(slot, c.inline)[:s.n[slot]] {
+		s.users.each(func(u *user) {
+			for _, it := range s.itemsOf(u, c.inline)[:u.n] {
 				counts[it]++
 			}
-		}
+		})
 		s.mu.Unlock()
 	}
 	return counts

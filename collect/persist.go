@@ -193,12 +193,12 @@ func (c *Collector) writeState(path string) error {
 	var rec [stateRecordLen]byte
 	for i := range c.shards {
 		s := &c.shards[i]
-		for id, slot := range s.slots {
-			for _, idx := range s.slotItems(slot, c.inline)[:s.n[slot]] {
-				encodeRecord(&rec, id, idx)
+		s.users.each(func(u *user) {
+			for _, idx := range s.itemsOf(u, c.inline)[:u.n] {
+				encodeRecord(&rec, u.id, idx)
 				w.Write(rec[:])
 			}
-		}
+		})
 	}
 	if err := w.Flush(); err != nil {
 		tmp.Close()

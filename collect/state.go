@@ -1,47 +1,27 @@
 package collect
 
-import "github.com/privrec/privrec/pseudonym"
-
 // State is a window's bounded state, taken out of its collector for a
 // release: for each user, the catalog indexes of the items kept. It holds
 // pseudonyms only as keys that ForEachUser never shows. The release owns it
 // and must Wipe it when done.
 type State struct {
 	inline int
-	shards []shardState
-}
-
-type shardState struct {
-	slots map[pseudonym.ID]uint32
-	items []uint32
-	over  map[uint32][]uint32
-	n     []uint16
+	shards []userState
 }
 
 // ForEachUser calls fn with each user's kept items (catalog indexes, in no
 // particular order). fn must not retain or modify the slice.
 func (s *State) ForEachUser(fn func(items []uint32)) {
-	for _, sh := range s.shards {
-		for _, slot := range sh.slots {
-			items := sh.items[int(slot)*s.inline : int(slot+1)*s.inline]
-			if o, ok := sh.over[slot]; ok {
-				items = o
-			}
-			fn(items[:sh.n[slot]])
-		}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.users.each(func(u *user) { fn(sh.itemsOf(u, s.inline)[:u.n]) })
 	}
 }
 
 // Wipe zeroes and drops the state. It is safe to call more than once.
 func (s *State) Wipe() {
 	for i := range s.shards {
-		clear(s.shards[i].items)
-		for _, o := range s.shards[i].over {
-			clear(o)
-		}
-		clear(s.shards[i].over)
-		clear(s.shards[i].n)
-		clear(s.shards[i].slots)
+		s.shards[i].wipe()
 	}
 	s.shards = nil
 }
@@ -77,11 +57,11 @@ func (c *Collector) Take(commit func() error) (*State, error) {
 			return nil, err
 		}
 	}
-	st := &State{inline: c.inline, shards: make([]shardState, numShards)}
+	st := &State{inline: c.inline, shards: make([]userState, numShards)}
 	for i := range c.shards {
 		s := &c.shards[i]
-		st.shards[i] = shardState{slots: s.slots, items: s.items, over: s.over, n: s.n}
-		s.slots, s.items, s.over, s.n, s.worst, s.worstAt = nil, nil, nil, nil, nil, nil
+		st.shards[i], s.userState = s.userState, userState{}
+		s.freeInline, s.freeOver = nil, nil
 		s.released = true
 	}
 	unlock()
