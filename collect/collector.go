@@ -209,6 +209,11 @@ func (c *Collector) add(id pseudonym.ID, idx uint32) error {
 	s := &c.shards[id[0]%numShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return c.addLocked(s, id, idx)
+}
+
+// addLocked is add with s.mu held.
+func (c *Collector) addLocked(s *shard, id pseudonym.ID, idx uint32) error {
 	if s.released {
 		return ErrWindowReleased
 	}

@@ -35,3 +35,30 @@ func ExampleIngestor() {
 	// true collect: item not in catalog: "scones"
 	// accepted 4, duplicates 1, beyond the bound 1
 }
+
+// AddBatch takes a group of events (an HTTP request's, a Kafka fetch's)
+// at once and reports each refused one by its index.
+func ExampleIngestor_AddBatch() {
+	week := recommend.Window{Start: time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 12, 0, 0, 0, 0, time.UTC)}
+	cat, _ := recommend.NewCatalog([]recommend.Item{{ID: "tea"}, {ID: "cups"}, {ID: "cake"}})
+	col, _ := collect.New(cat, collect.Options{Window: week, Now: func() time.Time { return week.End }})
+	kr, _ := pseudonym.New(make([]byte, 32), pseudonym.Options{PeriodLength: 7 * 24 * time.Hour})
+	ing, err := collect.NewIngestor(col, kr)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	at := week.Start.Add(time.Hour)
+	batch := []events.Event{
+		{UserID: "alice@example.com", Item: "tea", Kind: events.KindPurchase, Time: at},
+		{UserID: "bob@example.com", Item: "scones", Kind: events.KindPurchase, Time: at},
+		{UserID: "bob@example.com", Item: "cake", Kind: events.KindView, Time: week.End.Add(time.Hour)},
+		{UserID: "bob@example.com", Item: "cake", Kind: events.KindView, Time: at},
+	}
+	accepted := ing.AddBatch(batch, func(i int, err error) { fmt.Printf("event %d: %v\n", i, err) })
+	fmt.Println("accepted", accepted)
+	// Output:
+	// event 1: collect: item not in catalog: "scones"
+	// event 2: collect: event outside the release window
+	// accepted 2
+}

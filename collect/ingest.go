@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/privrec/privrec/events"
 	"github.com/privrec/privrec/pseudonym"
@@ -12,9 +13,10 @@ import (
 // key period before anything else happens, and is dropped. It is the only
 // part of privrec that needs the keyring. It is safe for concurrent use.
 type Ingestor struct {
-	c      *Collector
-	kr     *pseudonym.Keyring
-	period pseudonym.Period
+	c       *Collector
+	kr      *pseudonym.Keyring
+	period  pseudonym.Period
+	batches sync.Pool // of *batch, for AddBatch
 }
 
 // NewIngestor ties a collector to a keyring. The collector's window must lie
@@ -27,7 +29,9 @@ func NewIngestor(c *Collector, kr *pseudonym.Keyring) (*Ingestor, error) {
 		return nil, err
 	}
 	c.keyPeriod = kr.PeriodLength()
-	return &Ingestor{c: c, kr: kr, period: p}, nil
+	in := &Ingestor{c: c, kr: kr, period: p}
+	in.batches.New = func() any { return new(batch) }
+	return in, nil
 }
 
 // windowPeriod returns the key period holding c's window, or an error if
@@ -51,6 +55,46 @@ func (in *Ingestor) Add(e events.Event) error {
 		return err
 	}
 	return in.c.add(id, idx)
+}
+
+// AddBatch adds evs as Add would add each in turn, and returns how many
+// it accepted. When refused is not nil, it is called for every event not
+// accepted, in order, with the event's index in evs and the error Add
+// would have returned. It allocates nothing in steady state.
+//
+// On a large window AddBatch costs less per event than Add: the user's
+// state that an event updates is rarely in the CPU's cache, and Add waits
+// for it after each hash, whereas AddBatch hashes a run of events first
+// and then reads their users' state together, so that the waits overlap.
+// Sources that receive events in groups (an HTTP request, a Kafka fetch,
+// a file) should use it.
+func (in *Ingestor) AddBatch(evs []events.Event, refused func(i int, err error)) int {
+	b := in.batches.Get().(*batch)
+	defer in.batches.Put(b)
+	accepted := 0
+	for base := 0; base < len(evs); base += batchLen {
+		run := evs[base:min(len(evs), base+batchLen)]
+		b.reset(len(run))
+		for i := range run {
+			id, idx, err := in.admit(run[i])
+			if err != nil {
+				b.errs[i] = err
+				continue
+			}
+			b.add(i, id, idx)
+		}
+		in.c.addBatch(b)
+		for i, err := range b.errs[:len(run)] {
+			if err == nil {
+				accepted++
+			} else if refused != nil {
+				refused(base+i, err)
+			}
+		}
+	}
+	clear(b.ev) // pseudonyms do not wait in the pool
+	clear(b.byShard)
+	return accepted
 }
 
 // Sync flushes the collector's window state to the disk (Collector.Sync):

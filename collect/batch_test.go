@@ -1,0 +1,189 @@
+package collect
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/privrec/privrec/events"
+	"github.com/privrec/privrec/internal/race"
+)
+
+// rawStream is a deterministic stream of raw events over 2,000 users
+// (every shard, several runs of batchLen), with about one in ten refused
+// for each reason the door has: unknown item, uncollected... kind, outside
+// the window, empty user ID.
+func rawStream(n int) []events.Event {
+	rng := rand.New(rand.NewPCG(5, 6))
+	evs := make([]events.Event, n)
+	for i := range evs {
+		u := rng.IntN(2000)
+		e := events.Event{UserID: fmt.Sprintf("customer-%d", u), Item: fmt.Sprintf("i%02d", (u+rng.IntN(9))%20), Kind: events.KindView, Time: testStart.Add(time.Hour)}
+		switch rng.IntN(40) {
+		case 0:
+			e.Item = "no-such-item"
+		case 1:
+			e.Kind = events.Kind(99)
+		case 2:
+			e.Time = testStart.Add(-time.Hour)
+		case 3:
+			e.UserID = ""
+		}
+		evs[i] = e
+	}
+	return evs
+}
+
+// AddBatch is Add, event by event: the same kept items, the same counters,
+// and the same refusals (same index, same error) as adding each event in
+// turn, for batches shorter than, equal to and longer than one run.
+func TestAddBatchEqualsAddInTurn(t *testing.T) {
+	cat := testCatalog(t)
+	evs := rawStream(5000)
+	for _, size := range []int{1, 7, batchLen, batchLen + 1, len(evs)} {
+		t.Run(fmt.Sprint("batch=", size), func(t *testing.T) {
+			one, many := testCollector(t, cat, 4), testCollector(t, cat, 4)
+			inOne, err := NewIngestor(one, testKeyring(t))
+			require.NoError(t, err)
+			inMany, err := NewIngestor(many, testKeyring(t))
+			require.NoError(t, err)
+
+			want := map[int]error{}
+			for i, e := range evs {
+				if err := inOne.Add(e); err != nil {
+					want[i] = err
+				}
+			}
+			got := map[int]error{}
+			accepted, last := 0, -1
+			for base := 0; base < len(evs); base += size {
+				chunk := evs[base:min(len(evs), base+size)]
+				accepted += inMany.AddBatch(chunk, func(i int, err error) {
+					require.Greater(t, base+i, last, "refusals come in order")
+					last = base + i
+					got[base+i] = err
+				})
+			}
+			require.NotEmpty(t, want)
+			require.Equal(t, len(want), len(got), "refused events")
+			for i, err := range want {
+				require.Contains(t, got, i)
+				assert.Equal(t, err.Error(), got[i].Error(), "event %d", i)
+			}
+			assert.Equal(t, len(evs)-len(want), accepted)
+			assert.Equal(t, state(one), state(many))
+			assert.Equal(t, one.Stats(), many.Stats())
+		})
+	}
+}
+
+// After Take, AddBatch refuses every event with ErrWindowReleased, and a
+// nil refused func is allowed.
+func TestAddBatchAfterTake(t *testing.T) {
+	c := testCollector(t, testCatalog(t), 4)
+	in, err := NewIngestor(c, testKeyring(t))
+	require.NoError(t, err)
+	evs := rawStream(100)
+	assert.Positive(t, in.AddBatch(evs, nil))
+	st, err := c.Take(nil)
+	require.NoError(t, err)
+	st.Wipe()
+	released := 0
+	assert.Zero(t, in.AddBatch(evs, func(_ int, err error) {
+		if errors.Is(err, ErrWindowReleased) {
+			released++
+		}
+	}))
+	assert.Positive(t, released)
+}
+
+// Concurrent AddBatch and Add calls lose nothing (run with -race).
+func TestAddBatchConcurrentIsExact(t *testing.T) {
+	cat := testCatalog(t)
+	evs := rawStream(3000)
+	ref := testCollector(t, cat, 4)
+	inRef, err := NewIngestor(ref, testKeyring(t))
+	require.NoError(t, err)
+	inRef.AddBatch(evs, nil)
+
+	c := testCollector(t, cat, 4)
+	in, err := NewIngestor(c, testKeyring(t))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			if g%2 == 0 {
+				in.AddBatch(evs, nil)
+				return
+			}
+			for _, e := range evs {
+				_ = in.Add(e)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, state(ref), state(c))
+}
+
+// Events added in batches are persisted like single ones: a restart
+// replays them.
+func TestAddBatchIsPersisted(t *testing.T) {
+	cat := testCatalog(t)
+	dir := t.TempDir()
+	a := persistentCollector(t, cat, dir, 4)
+	in, err := NewIngestor(a, testKeyring(t))
+	require.NoError(t, err)
+	in.AddBatch(rawStream(3000), nil)
+	require.NoError(t, in.Sync())
+	require.NoError(t, a.Close())
+	b := persistentCollector(t, cat, dir, 4)
+	assert.Equal(t, state(a), state(b))
+	assert.NotEmpty(t, state(b))
+}
+
+// AddBatch allocates nothing once its users exist (refusals allocate
+// their errors, as Add's do).
+func TestAddBatchAllocatesNothing(t *testing.T) {
+	if race.Enabled {
+		t.Skip("sync.Pool drops objects at random under -race; .ci/run runs this without it")
+	}
+	c := testCollector(t, testCatalog(t), 4)
+	in, err := NewIngestor(c, testKeyring(t))
+	require.NoError(t, err)
+	var evs []events.Event
+	for _, e := range rawStream(3 * batchLen) {
+		if in.Add(e) == nil {
+			evs = append(evs, e)
+		}
+	}
+	require.Greater(t, len(evs), batchLen)
+	refused := 0
+	count := func(int, error) { refused++ }
+	assert.Zero(t, testing.AllocsPerRun(20, func() { in.AddBatch(evs, count) }))
+	assert.Zero(t, refused)
+}
+
+// AddBatch's pooled working memory keeps no pseudonym once it returns.
+func TestAddBatchLeavesNoPseudonymInItsPool(t *testing.T) {
+	if race.Enabled {
+		t.Skip("sync.Pool drops objects at random under -race; .ci/run runs this without it")
+	}
+	c := testCollector(t, testCatalog(t), 4)
+	in, err := NewIngestor(c, testKeyring(t))
+	require.NoError(t, err)
+	in.AddBatch(rawStream(300), nil)
+	b := in.batches.Get().(*batch)
+	require.Positive(t, cap(b.ev), "the pool handed back the batch AddBatch used")
+	for _, e := range b.ev[:cap(b.ev)] {
+		require.Zero(t, e, "an admitted event (pseudonym, item) stayed in the pool")
+	}
+	for _, e := range b.byShard[:cap(b.byShard)] {
+		require.Zero(t, e, "an admitted event (pseudonym, item) stayed in the pool")
+	}
+}
