@@ -18,6 +18,15 @@ type Sink interface {
 	Add(events.Event) error
 }
 
+// BatchSink is implemented by sinks that add a group of events faster
+// than one at a time (*collect.Ingestor does); the consumer then adds each
+// poll's events with one AddBatch. AddBatch must behave as Add on each
+// event in turn, calling refused for those not accepted.
+type BatchSink interface {
+	Sink
+	AddBatch(evs []events.Event, refused func(i int, err error)) int
+}
+
 // Syncer is implemented by sinks that can make what they accepted durable
 // (*collect.Ingestor). The consumer calls Sync before every commit.
 type Syncer interface {
@@ -114,8 +123,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 		fetches.EachError(func(topic string, partition int32, err error) {
 			log.Warn("kafka: fetch failed", "topic", topic, "partition", partition, "error", err.Error())
 		})
-		var records []*kgo.Record
-		accepted := 0
+		var records, decoded []*kgo.Record
+		var evs []events.Event
 		fetches.EachRecord(func(r *kgo.Record) {
 			records = append(records, r)
 			e, err := events.DecodeJSON(r.Value, events.ReaderOptions{})
@@ -124,13 +133,25 @@ func (c *Consumer) Run(ctx context.Context) error {
 				log.Warn("kafka: skipping a record that is not an event", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err.Error())
 				return
 			}
-			if err := c.sink.Add(e); err != nil {
-				c.refused.Add(1)
-				log.Warn("kafka: skipping a refused event", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err.Error())
-				return
-			}
-			accepted++
+			evs, decoded = append(evs, e), append(decoded, r)
 		})
+		refused := func(i int, err error) {
+			r := decoded[i]
+			c.refused.Add(1)
+			log.Warn("kafka: skipping a refused event", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err.Error())
+		}
+		accepted := 0
+		if bs, ok := c.sink.(BatchSink); ok {
+			accepted = bs.AddBatch(evs, refused)
+		} else {
+			for i, e := range evs {
+				if err := c.sink.Add(e); err != nil {
+					refused(i, err)
+					continue
+				}
+				accepted++
+			}
+		}
 		if len(records) == 0 {
 			c.cl.AllowRebalance()
 			continue

@@ -83,6 +83,28 @@ func (s *sink) items() []string {
 	return out
 }
 
+// batchSink is a sink with AddBatch, which the consumer uses for each
+// poll's events.
+type batchSink struct {
+	*sink
+	batches int
+}
+
+func (s *batchSink) AddBatch(evs []events.Event, refused func(int, error)) int {
+	s.mu.Lock()
+	s.batches++
+	s.mu.Unlock()
+	n := 0
+	for i, e := range evs {
+		if err := s.Add(e); err != nil {
+			refused(i, err)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
 func event(user, item string) string {
 	return fmt.Sprintf(`{"user":%q,"item":%q,"kind":"purchase","time":"2026-11-29T10:00:00Z"}`, user, item)
 }
@@ -111,6 +133,12 @@ func start(t *testing.T, brokers []string, group string, s Sink, log *slog.Logge
 // partition; logs name neither user. Offsets are committed after Sync: a
 // new member of the group reads only what came after.
 func TestConsumerDeliversAndCommitsAfterSync(t *testing.T) {
+	for _, batching := range []bool{false, true} {
+		t.Run(fmt.Sprint("AddBatch=", batching), func(t *testing.T) { testConsumerDelivers(t, batching) })
+	}
+}
+
+func testConsumerDelivers(t *testing.T, batching bool) {
 	brokers := cluster(t)
 	produce(t, brokers,
 		event("alice@example.com", "22697"),
@@ -122,9 +150,18 @@ func TestConsumerDeliversAndCommitsAfterSync(t *testing.T) {
 	)
 	var logs bytes.Buffer
 	s := &sink{}
-	c, stop := start(t, brokers, "g1", s, slog.New(slog.NewTextHandler(&logs, nil)))
+	var into Sink = s
+	bs := &batchSink{sink: s}
+	if batching {
+		into = bs
+	}
+	c, stop := start(t, brokers, "g1", into, slog.New(slog.NewTextHandler(&logs, nil)))
 	require.Eventually(t, func() bool { return c.Stats().Committed == 6 }, 30*time.Second, 10*time.Millisecond)
 	require.NoError(t, stop())
+	if batching {
+		assert.Positive(t, bs.batches)
+	}
+	assert.Contains(t, logs.String(), "skipping a refused event")
 	assert.ElementsMatch(t, []string{"22697", "22698", "22423"}, s.items())
 	assert.Equal(t, Stats{Accepted: 3, Malformed: 2, Refused: 1, Committed: 6}, c.Stats())
 	assert.Equal(t, 3, s.synced, "durable before the commit")

@@ -37,6 +37,15 @@ type Sink interface {
 	Add(events.Event) error
 }
 
+// BatchSink is implemented by sinks that add a group of events faster
+// than one at a time (*collect.Ingestor does); the handler then adds each
+// request's events with one AddBatch. AddBatch must behave as Add on each
+// event in turn, calling refused in order for those not accepted.
+type BatchSink interface {
+	Sink
+	AddBatch(evs []events.Event, refused func(i int, err error)) int
+}
+
 // Options configure the handler. Zero values mean the defaults.
 type Options struct {
 	// MaxBodyBytes limits request bodies; default 1 MiB.
@@ -127,13 +136,32 @@ func NewHandler(sink Sink, opts Options) http.Handler {
 			return httpx.BadRequest("at most %d events per request", opts.MaxEvents)
 		}
 		resp := response{Rejected: []rejected{}}
+		errs := make([]error, len(req.Events))
+		evs := make([]events.Event, 0, len(req.Events))
+		at := make([]int, 0, len(req.Events)) // request index of evs[j]
 		for i, raw := range req.Events {
 			e, err := events.DecodeJSON(raw, events.ReaderOptions{})
 			if err != nil {
 				count("malformed", 1)
-			} else if err = sink.Add(e); err != nil {
-				count(refusal(err), 1)
+				errs[i] = err
+				continue
 			}
+			evs, at = append(evs, e), append(at, i)
+		}
+		refuse := func(j int, err error) {
+			count(refusal(err), 1)
+			errs[at[j]] = err
+		}
+		if bs, ok := sink.(BatchSink); ok {
+			bs.AddBatch(evs, refuse)
+		} else {
+			for j, e := range evs {
+				if err := sink.Add(e); err != nil {
+					refuse(j, err)
+				}
+			}
+		}
+		for i, err := range errs {
 			if err != nil {
 				resp.Rejected = append(resp.Rejected, rejected{Index: i, Error: err.Error()})
 				continue

@@ -57,8 +57,58 @@ func (s *recordingSink) Add(e events.Event) error {
 	return nil
 }
 
+// batchingSink is a recordingSink with AddBatch: the handler must send a
+// request's decoded events in one call and map refusals back to request
+// indexes.
+type batchingSink struct {
+	recordingSink
+	batches int
+}
+
+func (s *batchingSink) AddBatch(evs []events.Event, refused func(int, error)) int {
+	s.batches++
+	n := 0
+	for i, e := range evs {
+		if err := s.Add(e); err != nil {
+			refused(i, err)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// sinks are the handler's two paths: event by event, and one batch per
+// request.
+func sinks() map[string]interface {
+	Sink
+	recorded() []events.Event
+} {
+	return map[string]interface {
+		Sink
+		recorded() []events.Event
+	}{"Add": &recordingSink{}, "AddBatch": &batchingSink{}}
+}
+
+func (s *recordingSink) recorded() []events.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.events
+}
+
 func TestIngestHandler(t *testing.T) {
-	sink := &recordingSink{}
+	for name, sink := range sinks() {
+		t.Run(name, func(t *testing.T) { testIngestHandler(t, sink) })
+	}
+	b := &batchingSink{}
+	testIngestHandler(t, b)
+	assert.Equal(t, 2, b.batches, "one AddBatch per request with events")
+}
+
+func testIngestHandler(t *testing.T, sink interface {
+	Sink
+	recorded() []events.Event
+}) {
 	var logs bytes.Buffer
 	srv := httptest.NewServer(NewHandler(sink, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), MaxEvents: 3}))
 	defer srv.Close()
@@ -75,8 +125,8 @@ func TestIngestHandler(t *testing.T) {
 	assert.Equal(t, 1, resp.Rejected[0].Index)
 	assert.Equal(t, 2, resp.Rejected[1].Index)
 	assert.Contains(t, resp.Rejected[1].Error, "unrecognized time")
-	require.Len(t, sink.events, 1)
-	assert.Equal(t, events.KindCart, sink.events[0].Kind)
+	require.Len(t, sink.recorded(), 1)
+	assert.Equal(t, events.KindCart, sink.recorded()[0].Kind)
 	for _, leak := range []string{"alice", "bob", "carol"} {
 		assert.NotContains(t, string(body), leak)
 		assert.NotContains(t, logs.String(), leak)
@@ -106,26 +156,38 @@ func TestIngestHandler(t *testing.T) {
 // /metrics counts the events offered, by result: accepted, malformed, or
 // the sink's reason for refusing them.
 func TestIngestCountsEventsByResult(t *testing.T) {
-	srv := httptest.NewServer(NewHandler(&recordingSink{}, Options{Logger: slog.New(slog.DiscardHandler)}))
-	defer srv.Close()
-	status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[
+	for name, sink := range sinks() {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(NewHandler(sink, Options{Logger: slog.New(slog.DiscardHandler)}))
+			defer srv.Close()
+			status, body := do(t, "POST", srv.URL+"/v1/events", "application/json", `{"events":[
 		{"user":"a","item":"22697","time":"2026-11-29T10:00:00Z"},
-		{"user":"b","item":"22698","time":"2026-11-29T10:00:00Z"},
 		{"user":"c","item":"bad","time":"2026-11-29T10:00:00Z"},
+		{"user":"b","item":"22698","time":"2026-11-29T10:00:00Z"},
 		{"user":"d","item":"old","time":"2026-11-29T10:00:00Z"},
+		{"user":"g","item":"22697","time":"someday"},
 		{"user":"e","item":"old","time":"2026-11-29T10:00:00Z"},
-		{"user":"f","item":"late","time":"2026-11-29T10:00:00Z"},
-		{"user":"g","item":"22697","time":"someday"}]}`)
-	require.Equal(t, 200, status, string(body))
-	_, body = do(t, "GET", srv.URL+"/metrics", "", "")
-	for _, want := range []string{
-		`privrec_ingest_events_total{result="accepted"} 2`,
-		`privrec_ingest_events_total{result="malformed"} 1`,
-		`privrec_ingest_events_total{result="unknown_item"} 1`,
-		`privrec_ingest_events_total{result="outside_window"} 2`,
-		`privrec_ingest_events_total{result="window_released"} 1`,
-	} {
-		assert.Contains(t, string(body), want)
+		{"user":"f","item":"late","time":"2026-11-29T10:00:00Z"}]}`)
+			require.Equal(t, 200, status, string(body))
+			var resp response
+			require.NoError(t, json.Unmarshal(body, &resp))
+			assert.Equal(t, 2, resp.Accepted)
+			var at []int
+			for _, r := range resp.Rejected {
+				at = append(at, r.Index)
+			}
+			assert.Equal(t, []int{1, 3, 4, 5, 6}, at, "refused and malformed events by request index, in order")
+			_, body = do(t, "GET", srv.URL+"/metrics", "", "")
+			for _, want := range []string{
+				`privrec_ingest_events_total{result="accepted"} 2`,
+				`privrec_ingest_events_total{result="malformed"} 1`,
+				`privrec_ingest_events_total{result="unknown_item"} 1`,
+				`privrec_ingest_events_total{result="outside_window"} 2`,
+				`privrec_ingest_events_total{result="window_released"} 1`,
+			} {
+				assert.Contains(t, string(body), want)
+			}
+		})
 	}
 }
 

@@ -200,26 +200,48 @@ func (a *app) build(cmd *cobra.Command, f *buildFlags) error {
 		return withCode(exitUsage, err)
 	}
 
-	// Pass 2: pseudonymize at the door and collect.
+	// Pass 2: pseudonymize at the door and collect, in batches (AddBatch
+	// overlaps the state lookups of a large window).
 	out := buildOut{Events: f.events, Format: format.String(), Window: window, Model: f.out, FirstBad: []badLine{}}
-	err = a.readEvents(f.events, format, "pseudonymizing", func(er *events.Reader, e events.Event, perr error) error {
-		out.Read++
-		if perr == nil {
-			perr = ing.Add(e)
-		}
-		if perr == nil {
-			out.Accepted++
-			return nil
-		}
+	bad := func(line int, err error) error {
 		out.Bad++
 		if len(out.FirstBad) < f.showBad {
-			out.FirstBad = append(out.FirstBad, badLine{er.Line(), withoutLine(perr)})
+			out.FirstBad = append(out.FirstBad, badLine{line, withoutLine(err)})
 		}
 		if f.strict {
-			return withCode(exitData, fmt.Errorf("%s: line %d: %s (--strict)", f.events, er.Line(), withoutLine(perr)))
+			return withCode(exitData, fmt.Errorf("%s: line %d: %s (--strict)", f.events, line, withoutLine(err)))
+		}
+		return nil
+	}
+	batch := make([]events.Event, 0, eventBatch)
+	lines := make([]int, 0, eventBatch)
+	flush := func() error {
+		var first error
+		out.Accepted += ing.AddBatch(batch, func(i int, err error) {
+			if err := bad(lines[i], err); first == nil {
+				first = err
+			}
+		})
+		batch, lines = batch[:0], lines[:0]
+		return first
+	}
+	err = a.readEvents(f.events, format, "pseudonymizing", func(er *events.Reader, e events.Event, perr error) error {
+		out.Read++
+		if perr != nil {
+			if err := flush(); err != nil { // keeps FirstBad in line order
+				return err
+			}
+			return bad(er.Line(), perr)
+		}
+		batch, lines = append(batch, e), append(lines, er.Line())
+		if len(batch) == eventBatch {
+			return flush()
 		}
 		return nil
 	}, &out.Skipped)
+	if err == nil {
+		err = flush()
+	}
 	if err != nil {
 		return err
 	}
@@ -411,6 +433,9 @@ func (a *app) readEvents(path string, format events.Format, what string,
 	}
 	return nil
 }
+
+// eventBatch is how many events build hands the ingestor at once.
+const eventBatch = 1024
 
 type scanResult struct {
 	items  []recommend.Item

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -467,4 +468,38 @@ func privrecBinary(t *testing.T) string {
 	})
 	require.NoError(t, binary.err, "%s", binary.out)
 	return binary.path
+}
+
+// Bad lines are reported by line number in file order, parse errors and
+// refused events alike, although build hands the ingestor its events in
+// batches: here bad lines sit inside, at the ends of and across batches.
+func TestBuildReportsBadLinesInOrder(t *testing.T) {
+	dir := sampleFiles(t)
+	raw, err := os.ReadFile(filepath.Join(dir, "events.csv"))
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	lines = lines[:4*eventBatch]
+	want := []int{3, eventBatch, eventBatch + 1, eventBatch + 2, 2*eventBatch + 7, 3*eventBatch + 1}
+	for k, n := range want { // line n is lines[n-1]
+		f := strings.Split(lines[n-1], ",")
+		if k%2 == 0 {
+			f[1] = "NOPE" // not in the catalog: the ingestor refuses it
+		} else {
+			f[2] = "smell" // the reader refuses it
+		}
+		lines[n-1] = strings.Join(f, ",")
+	}
+	events := filepath.Join(dir, "bad-events.csv")
+	require.NoError(t, os.WriteFile(events, []byte(strings.Join(lines, "\n")+"\n"), 0o600))
+	code, stdout, stderr := privrec(t, append(buildArgs(dir, "--events", events, "--show-bad", "10"), "--json")...)
+	require.Equal(t, 0, code, stderr)
+	var out buildOut
+	require.NoError(t, json.Unmarshal([]byte(stdout), &out))
+	var got []int
+	for _, b := range out.FirstBad {
+		got = append(got, b.Line)
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, len(want), out.Bad)
+	assert.Equal(t, len(lines)-1-len(want), out.Accepted+out.Skipped)
 }

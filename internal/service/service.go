@@ -227,6 +227,47 @@ func (s *Service) Add(e events.Event) error {
 	return fmt.Errorf("%w (event at %s): %w", ErrNoWindow, e.Time.UTC().Format(time.RFC3339), why)
 }
 
+// AddBatch adds evs as Add would add each, and returns how many it
+// accepted; refused, when not nil, is called for every event not accepted,
+// in order, with its index and Add's error. The events of each open window
+// go to its collect.Ingestor.AddBatch together; events of no open window
+// go through Add, which may open the current one.
+func (s *Service) AddBatch(evs []events.Event, refused func(i int, err error)) int {
+	errs := make([]error, len(evs))
+	placed := make([]bool, len(evs))
+	var sel []events.Event
+	var at []int
+	s.mu.RLock()
+	for _, x := range s.windows {
+		if s.closed {
+			break // Add refuses them
+		}
+		sel, at = sel[:0], at[:0]
+		for i, e := range evs {
+			if !placed[i] && x.w.Contains(e.Time) {
+				sel, at = append(sel, e), append(at, i)
+				placed[i] = true
+			}
+		}
+		if len(sel) > 0 {
+			x.in.AddBatch(sel, func(j int, err error) { errs[at[j]] = err })
+		}
+	}
+	s.mu.RUnlock()
+	accepted := 0
+	for i, e := range evs {
+		if !placed[i] {
+			errs[i] = s.Add(e)
+		}
+		if errs[i] == nil {
+			accepted++
+		} else if refused != nil {
+			refused(i, errs[i])
+		}
+	}
+	return accepted
+}
+
 // add adds e to the open window holding its time and reports whether one
 // did.
 func (s *Service) add(e events.Event) (error, bool) {

@@ -329,3 +329,54 @@ func TestRefusedReleaseIsRetried(t *testing.T) {
 	require.NoError(t, f.results[2], "released at the retry")
 	assert.True(t, s.Model().Report().Window.Start.Equal(period0.Add(20*time.Minute)))
 }
+
+// AddBatch is Add in turn: the same refusals, in order, with the same
+// errors, and the same state in every window, for a batch that spans the
+// window in its grace, the current window (not open yet: AddBatch opens
+// it), a later window, an earlier one, and unknown items.
+func TestAddBatchEqualsAdd(t *testing.T) {
+	one, many := newFixture(t, 10), newFixture(t, 10)
+	a, b := one.start(), many.start()
+	defer a.Close()
+	defer b.Close()
+	one.addUsers(a, 0, 10)
+	many.addUsers(b, 0, 10)
+	grace := period0.Add(20*time.Minute + 30*time.Second)
+	one.clock.Set(grace)
+	many.clock.Set(grace)
+
+	var evs []events.Event
+	for u := range 400 {
+		at := []time.Time{period0.Add(19 * time.Minute), grace, period0.Add(41 * time.Minute), period0.Add(-time.Minute)}[u%4]
+		item := fmt.Sprintf("sku%02d", u%20)
+		if u%7 == 0 {
+			item = "nope"
+		}
+		evs = append(evs, events.Event{UserID: fmt.Sprintf("person-%d", u%50), Item: item, Kind: events.KindView, Time: at})
+	}
+	var want []string
+	for i, e := range evs {
+		if err := a.Add(e); err != nil {
+			want = append(want, fmt.Sprint(i, ": ", err))
+		}
+	}
+	var got []string
+	accepted := b.AddBatch(evs, func(i int, err error) { got = append(got, fmt.Sprint(i, ": ", err)) })
+	require.NotEmpty(t, want)
+	assert.Equal(t, want, got)
+	assert.Equal(t, len(evs)-len(want), accepted)
+	require.Len(t, b.OpenWindows(), 2)
+	assert.Equal(t, a.OpenWindows(), b.OpenWindows())
+	for i := range a.windows {
+		assert.Equal(t, a.windows[i].col.Stats(), b.windows[i].col.Stats(), "window %d", i)
+	}
+
+	require.NoError(t, b.Close())
+	refused := 0
+	assert.Zero(t, b.AddBatch(evs[:3], func(_ int, err error) {
+		if errors.Is(err, ErrClosed) {
+			refused++
+		}
+	}))
+	assert.Equal(t, 3, refused)
+}
