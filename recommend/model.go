@@ -68,8 +68,8 @@ type evidence interface {
 	// apply adds the evidence's terms for the query's context (r.ctx:
 	// known, distinct catalog indexes, at least one) to its working memory
 	// r.sc: a weight on popularity (prior, hasPrior), boosts of candidates
-	// (touch, then the touched entry's boost, ignoring evidence whose
-	// support is below r.minSupport), or factors on the popularity of
+	// (scratch.boost, ignoring evidence whose support is below
+	// r.minSupport), or factors on the popularity of
 	// categories.
 	apply(r *run)
 	// explain records, for the candidates that won (touched entries with

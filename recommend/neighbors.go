@@ -99,14 +99,8 @@ func (nb *neighbors) apply(r *run) {
 	}
 	sc.hasPrior = true
 	for _, ci := range ctx {
-		for k := nb.off[ci]; k < nb.off[ci+1]; k++ {
-			if float64(nb.support[k]) < minSupport {
-				continue
-			}
-			if tt := sc.touch(nb.item[k]); tt != nil {
-				tt.boost += float64(nb.weight[k])
-			}
-		}
+		lo, hi := nb.off[ci], nb.off[ci+1]
+		sc.boost(nb.item[lo:hi], nb.weight[lo:hi], nb.support[lo:hi], minSupport)
 	}
 }
 
@@ -117,7 +111,7 @@ func (nb *neighbors) explain(r *run) {
 	sc, minSupport := r.sc, r.minSupport
 	for _, ci := range r.ctx {
 		for k := nb.off[ci]; k < nb.off[ci+1]; k++ {
-			t := sc.slot[nb.item[k]]
+			t := sc.slot[nb.item[k]] // blocked items point at the sentinel, which never wins
 			if t < 0 || sc.touched[t].win == 0 || float64(nb.support[k]) < minSupport {
 				continue
 			}

@@ -12,7 +12,10 @@ type run struct {
 
 // scratch is per-query working memory, pooled per model.
 type scratch struct {
-	slot    []int32 // per item: index into touched, free or blocked
+	slot []int32 // per item: index into touched, free or blocked
+	// touched holds the candidates evidence has boosted, from index 1;
+	// entry 0 is a sentinel that blocked items point at, whose boosts are
+	// never read (see boost).
 	touched []touched
 	ctx     []uint32
 	excl    []uint32
@@ -66,7 +69,7 @@ type cand struct {
 // Values of scratch.slot besides an index into touched.
 const (
 	free    int32 = -1
-	blocked int32 = -2 // a context or excluded item
+	blocked int32 = 0 // a context or excluded item: the sentinel entry
 )
 
 func (m *Model) getScratch() *scratch {
@@ -108,20 +111,40 @@ func (sc *scratch) factor(c int32) float64 {
 	return sc.catBase
 }
 
-// touch returns candidate j's entry, made on first use, or nil for a
-// blocked (context or excluded) item.
-func (sc *scratch) touch(j uint32) *touched {
-	t := sc.slot[j]
-	if t == blocked {
-		return nil
+// boost adds weights[k] to the score of candidate items[k], for every k
+// whose supports[k] reaches minSupport, making a candidate's entry on its
+// first boost. It has no branch on whether an item is new: in a long
+// context that is as likely as not, and the mispredicted branch cost more
+// than the rest of the loop. A blocked item's slot points at the sentinel
+// entry 0, so its boosts land there and are never read; a new entry is
+// written one past the end on every boost (room is made first) and kept
+// only when the item was free.
+func (sc *scratch) boost(items []uint32, weights, supports []float32, minSupport float64) {
+	n := int32(len(sc.touched))
+	if need := int(n) + len(items) + 1; cap(sc.touched) < need {
+		grown := make([]touched, n, 2*need)
+		copy(grown, sc.touched)
+		sc.touched = grown
 	}
-	if t < 0 {
-		t = int32(len(sc.touched))
-		sc.slot[j] = t
-		sc.touched = append(sc.touched, touched{item: j})
+	tl, slot := sc.touched[:cap(sc.touched)], sc.slot
+	weights, supports = weights[:len(items)], supports[:len(items)]
+	for k, j := range items {
+		if float64(supports[k]) < minSupport {
+			continue
+		}
+		t := slot[j]
+		isNew := t >> 31 // -1 when the item is free, else 0
+		t = t&^isNew | n&isNew
+		tl[n] = touched{item: j}
+		n -= isNew
+		slot[j] = t
+		tl[t].boost += float64(weights[k])
 	}
-	return &sc.touched[t]
+	sc.touched = tl[:n]
 }
+
+// candidates returns the touched candidates, without the sentinel.
+func (sc *scratch) candidates() []touched { return sc.touched[1:] }
 
 // add keeps contribution c if it is among the strongest; of equal weights,
 // the first added. The insertion is unrolled for MaxExplain = 3 (a
@@ -147,7 +170,7 @@ var _ = [1]struct{}{}[MaxExplain-3]
 // each group of items that share a factor. It writes the best n to res.
 func (r *run) rank(res *Result, n int) {
 	m, sc := r.m, r.sc
-	sc.touched = sc.touched[:0]
+	sc.touched = append(sc.touched[:0], touched{}) // the sentinel
 	sc.prior, sc.hasPrior, sc.catBase = 0, false, 1
 	// Context and excluded items are never candidates: mark them, so that
 	// skipping them costs one load instead of a scan of both lists.
@@ -182,7 +205,7 @@ func (r *run) rank(res *Result, n int) {
 			siftDown(sc.heap, 0)
 		}
 	}
-	for t := range sc.touched {
+	for t := 1; t < len(sc.touched); t++ {
 		tt := &sc.touched[t]
 		if r.eligible(tt.item) {
 			push(cand{tt.item, m.popRank[tt.item], m.pop[tt.item]*prior*sc.factor(m.itemCat[tt.item]) + tt.boost, int32(t)})
@@ -277,8 +300,8 @@ func (r *run) rank(res *Result, n int) {
 			}
 		}
 	}
-	res.Fallback = len(sc.touched) == 0 && len(sc.catTouched) == 0
-	for _, tt := range sc.touched {
+	res.Fallback = len(sc.candidates()) == 0 && len(sc.catTouched) == 0
+	for _, tt := range sc.candidates() {
 		sc.slot[tt.item] = free
 	}
 	for _, d := range sc.catTouched {
