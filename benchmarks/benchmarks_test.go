@@ -138,10 +138,13 @@ func TestSweepAndAttackSmoke(t *testing.T) {
 // A small run of the performance mode: every figure comes out positive and
 // queries allocate nothing.
 func TestPerfSmoke(t *testing.T) {
-	r, err := Perf(PerfOptions{ReleaseSizes: [][2]int{{2000, 300}}, QueryItems: 500, QueryUsers: 3000, Events: 20000, MemoryUsers: 20000})
+	r, err := Perf(PerfOptions{ReleaseSizes: [][2]int{{2000, 300}}, QueryItems: 500, QueryUsers: 3000, Events: 20000, IngestUsers: 5000, LatencyBytes: 1 << 20, MemoryUsers: 20000})
 	require.NoError(t, err)
 	assert.Positive(t, r.HMACPerSec)
 	assert.Positive(t, r.IngestPerSec)
+	assert.Positive(t, r.IngestBatchPerSec)
+	assert.Equal(t, 5000, r.IngestUsers)
+	assert.Positive(t, r.MemLatency)
 	require.Len(t, r.Releases, 1)
 	assert.Positive(t, r.Releases[0].Seconds)
 	require.Len(t, r.SmallReleases, 4, "default and popularity+pairs, on 1 and 2 cores")
@@ -153,6 +156,8 @@ func TestPerfSmoke(t *testing.T) {
 	require.Len(t, r.Queries, 4, "contexts of 1, 5, 20 and 50 items")
 	for _, q := range r.Queries {
 		assert.Positive(t, q.P99)
+		assert.Positive(t, q.P99Work)
+		assert.LessOrEqual(t, q.P99Work, q.P99, "a context's best run is no slower than the runs' p99")
 		if !race.Enabled {
 			assert.Zero(t, q.AllocsPerOp, "context %d", q.Context)
 		}
