@@ -7,6 +7,8 @@
 // An [Ingestor] replaces each raw user ID by its keyed pseudonym for the
 // window's key period (package pseudonym) the moment an event arrives, and
 // drops the ID. It is the only part of privrec that needs the keyring.
+// Sources that receive events in groups hand them over with
+// [Ingestor.AddBatch], which costs less per event on a large window.
 //
 // A [Collector] holds one release window. Per pseudonym it keeps at most
 // Keep distinct catalog items: the Keep with the smallest keyed hash

@@ -60,7 +60,8 @@ func (in *Ingestor) Add(e events.Event) error {
 // AddBatch adds evs as Add would add each in turn, and returns how many
 // it accepted. When refused is not nil, it is called for every event not
 // accepted, in order, with the event's index in evs and the error Add
-// would have returned. It allocates nothing in steady state.
+// would have returned. Once the users have been seen it allocates
+// nothing but the errors of refused events.
 //
 // On a large window AddBatch costs less per event than Add: the user's
 // state that an event updates is rarely in the CPU's cache, and Add waits

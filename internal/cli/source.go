@@ -11,7 +11,10 @@ import (
 
 // EventSink takes raw events for privrec run: Add pseudonymizes each at
 // once; Sync makes what was added durable. A source calls Sync before it
-// acknowledges events upstream.
+// acknowledges events upstream. privrec run's sink also has
+// AddBatch(evs []events.Event, refused func(i int, err error)) int, as
+// collect.Ingestor does: a source that receives events in groups should
+// use it (the Kafka consumer does, through its BatchSink).
 type EventSink interface {
 	Add(events.Event) error
 	Sync() error
