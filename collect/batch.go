@@ -15,6 +15,14 @@ type batch struct {
 	start   [numShards + 1]int32 // shard s's events are byShard[start[s]:start[s+1]]
 	errs    [batchLen]error      // per event of the run: why it was refused, or nil
 	warm    uint32               // the lookups' values, so that the compiler keeps them
+	recs    []byte               // a shard's state-file records, written at once
+	changes []change             // the events those records are for
+}
+
+// change is an event that changes its user's state, where it goes.
+type change struct {
+	ev  *batchEvent
+	pos int // as decided by place
 }
 
 // batchEvent is an admitted event of a batch.
@@ -79,9 +87,86 @@ func (c *Collector) addBatch(b *batch) {
 				}
 			}
 		}
-		for i := range evs {
-			b.errs[evs[i].pos] = c.addLocked(s, evs[i].id, evs[i].idx)
+		if c.store != nil && len(evs) <= maxPersistGroup && !repeats(evs) {
+			c.addPersisted(s, evs, b)
+		} else {
+			for i := range evs {
+				b.errs[evs[i].pos] = c.addLocked(s, evs[i].id, evs[i].idx)
+			}
 		}
 		s.mu.Unlock()
+	}
+}
+
+// maxPersistGroup bounds the shard groups addPersisted takes: it compares
+// every pair of their subjects. A run of pseudonyms spreads over the
+// shards, about 16 per shard; larger groups are added one by one.
+const maxPersistGroup = 64
+
+// repeats reports whether two events of a shard's group have the same
+// subject.
+func repeats(evs []batchEvent) bool {
+	for i := range evs {
+		for j := i + 1; j < len(evs); j++ {
+			if evs[i].id == evs[j].id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addPersisted adds a shard's events, each of a different user, with one
+// write to the state file instead of one per event. As in addLocked, the
+// records are written before memory changes, so a failed write changes
+// nothing: every event that would have changed its user's state is then
+// refused with the error, and events that change nothing (a duplicate, an
+// item ranked out) are accepted, as Add would. The users are distinct, so
+// where each event goes does not depend on the others. The caller holds
+// s.mu.
+func (c *Collector) addPersisted(s *shard, evs []batchEvent, b *batch) {
+	if s.released {
+		for i := range evs {
+			b.errs[evs[i].pos] = ErrWindowReleased
+		}
+		return
+	}
+	b.recs, b.changes = b.recs[:0], b.changes[:0]
+	var rec [stateRecordLen]byte
+	for i := range evs {
+		e := &evs[i]
+		pos := 0
+		if u := s.users.find(e.id); u != nil {
+			var dup bool
+			if pos, dup = c.place(s, u, e.id, e.idx); dup || pos < 0 {
+				s.stats.Accepted++
+				if dup {
+					s.stats.DuplicateEvents++
+				} else {
+					s.stats.DroppedByBound++
+				}
+				continue
+			}
+		}
+		encodeRecord(&rec, e.id, e.idx)
+		b.recs = append(b.recs, rec[:]...)
+		b.changes = append(b.changes, change{e, pos})
+	}
+	if len(b.changes) == 0 {
+		return
+	}
+	if err := c.store.appendRecords(b.recs); err != nil {
+		for _, ch := range b.changes {
+			b.errs[ch.ev.pos] = err
+		}
+		return
+	}
+	for _, ch := range b.changes {
+		u := s.users.find(ch.ev.id) // found again: an insert may have moved it
+		if u == nil {
+			u = c.newUser(s, ch.ev.id)
+		}
+		s.stats.Accepted++
+		c.put(s, u, ch.ev.id, ch.pos, ch.ev.idx)
 	}
 }

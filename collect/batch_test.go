@@ -17,13 +17,17 @@ import (
 
 // rawStream is a deterministic stream of raw events over 2,000 users
 // (every shard, several runs of batchLen), with about one in ten refused
-// for each reason the door has: unknown item, uncollected... kind, outside
-// the window, empty user ID.
-func rawStream(n int) []events.Event {
+// for each reason the door has: unknown item, unknown kind, outside the
+// window, empty user ID.
+func rawStream(n int) []events.Event { return rawStreamOf(n, 2000) }
+
+// rawStreamOf is rawStream over the given number of users. With many, a
+// shard's share of a run rarely holds one user twice.
+func rawStreamOf(n, users int) []events.Event {
 	rng := rand.New(rand.NewPCG(5, 6))
 	evs := make([]events.Event, n)
 	for i := range evs {
-		u := rng.IntN(2000)
+		u := rng.IntN(users)
 		e := events.Event{UserID: fmt.Sprintf("customer-%d", u), Item: fmt.Sprintf("i%02d", (u+rng.IntN(9))%20), Kind: events.KindView, Time: testStart.Add(time.Hour)}
 		switch rng.IntN(40) {
 		case 0:
@@ -139,7 +143,8 @@ func TestAddBatchIsPersisted(t *testing.T) {
 	a := persistentCollector(t, cat, dir, 4)
 	in, err := NewIngestor(a, testKeyring(t))
 	require.NoError(t, err)
-	in.AddBatch(rawStream(3000), nil)
+	in.AddBatch(rawStreamOf(3000, 100_000), nil) // mostly one event per user and shard: one write per shard
+	in.AddBatch(rawStream(3000), nil)            // users repeat within a shard: one write per event
 	require.NoError(t, in.Sync())
 	require.NoError(t, a.Close())
 	b := persistentCollector(t, cat, dir, 4)
@@ -174,16 +179,96 @@ func TestAddBatchLeavesNoPseudonymInItsPool(t *testing.T) {
 	if race.Enabled {
 		t.Skip("sync.Pool drops objects at random under -race; .ci/run runs this without it")
 	}
-	c := testCollector(t, testCatalog(t), 4)
+	c := persistentCollector(t, testCatalog(t), t.TempDir(), 4)
 	in, err := NewIngestor(c, testKeyring(t))
 	require.NoError(t, err)
 	in.AddBatch(rawStream(300), nil)
 	b := in.batches.Get().(*batch)
 	require.Positive(t, cap(b.ev), "the pool handed back the batch AddBatch used")
+	require.Positive(t, cap(b.recs), "the batch wrote state-file records")
 	for _, e := range b.ev[:cap(b.ev)] {
 		require.Zero(t, e, "an admitted event (pseudonym, item) stayed in the pool")
 	}
 	for _, e := range b.byShard[:cap(b.byShard)] {
 		require.Zero(t, e, "an admitted event (pseudonym, item) stayed in the pool")
 	}
+	for _, x := range b.recs[:cap(b.recs)] {
+		require.Zero(t, x, "a state-file record (pseudonym, item) stayed in the pool")
+	}
+}
+
+// With a state file, AddBatch writes a shard's records at once, before
+// changing memory: when the write fails, every event that would have
+// changed the state is refused with the error and nothing changes, and
+// events that change nothing are accepted, exactly as Add does in turn.
+func TestAddBatchPersistFailureChangesNothing(t *testing.T) {
+	cat := testCatalog(t)
+	evs := append(rawStreamOf(4000, 100_000), rawStream(4000)...)
+	one := persistentCollector(t, cat, t.TempDir(), 4)
+	many := persistentCollector(t, cat, t.TempDir(), 4)
+	inOne, err := NewIngestor(one, testKeyring(t))
+	require.NoError(t, err)
+	inMany, err := NewIngestor(many, testKeyring(t))
+	require.NoError(t, err)
+	half := len(evs) / 2
+	for _, e := range evs[:half] {
+		_ = inOne.Add(e)
+	}
+	inMany.AddBatch(evs[:half], nil)
+	require.Equal(t, state(one), state(many))
+	before := state(many)
+
+	require.NoError(t, one.Close()) // every write fails from here
+	require.NoError(t, many.Close())
+	var want, got []string
+	for i, e := range evs[half:] {
+		if err := inOne.Add(e); err != nil {
+			want = append(want, fmt.Sprint(i, ": ", err))
+		}
+	}
+	accepted := inMany.AddBatch(evs[half:], func(i int, err error) { got = append(got, fmt.Sprint(i, ": ", err)) })
+	assert.Equal(t, want, got)
+	assert.Positive(t, accepted, "duplicates and ranked-out items need no write")
+	assert.Equal(t, before, state(many), "a failed write changed memory")
+	assert.Equal(t, one.Stats(), many.Stats())
+}
+
+// With a state file and one event per user in each shard's group (the
+// path that writes a group's records at once), AddBatch still equals Add
+// in turn when users are full: items ranked out, items displacing
+// another, duplicates; and it refuses everything after Take.
+func TestAddBatchPersistedGroupsEqualAdd(t *testing.T) {
+	cat := testCatalog(t)
+	one := persistentCollector(t, cat, t.TempDir(), 4)
+	many := persistentCollector(t, cat, t.TempDir(), 4)
+	inOne, err := NewIngestor(one, testKeyring(t))
+	require.NoError(t, err)
+	inMany, err := NewIngestor(many, testKeyring(t))
+	require.NoError(t, err)
+	at := testStart.Add(time.Hour)
+	for round := range 8 { // each round: one event per user; rounds 5-7 repeat 0-2
+		evs := make([]events.Event, 500)
+		for u := range evs {
+			evs[u] = events.Event{UserID: fmt.Sprint("person-", u), Item: fmt.Sprintf("i%02d", (u+(round%5)*3)%20), Kind: events.KindView, Time: at}
+		}
+		for _, e := range evs {
+			require.NoError(t, inOne.Add(e))
+		}
+		require.Equal(t, len(evs), inMany.AddBatch(evs, nil))
+		require.Equal(t, state(one), state(many), "round %d", round)
+		require.Equal(t, one.Stats(), many.Stats(), "round %d", round)
+	}
+	st := many.Stats()
+	require.Positive(t, st.DroppedByBound)
+	require.Positive(t, st.DuplicateEvents)
+
+	_, err = many.Take(nil)
+	require.NoError(t, err)
+	released := 0
+	assert.Zero(t, inMany.AddBatch(rawStreamOf(300, 100_000), func(_ int, err error) {
+		if errors.Is(err, ErrWindowReleased) {
+			released++
+		}
+	}))
+	assert.Positive(t, released)
 }

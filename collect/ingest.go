@@ -67,6 +67,10 @@ func (in *Ingestor) Add(e events.Event) error {
 // state that an event updates is rarely in the CPU's cache, and Add waits
 // for it after each hash, whereas AddBatch hashes a run of events first
 // and then reads their users' state together, so that the waits overlap.
+// With a state file (Options.StateDir) it also writes the records of a
+// shard's share of the run with one write call rather than one per event
+// (when no user occurs twice in it), still before memory changes: a
+// failed write refuses the events it was for and changes nothing.
 // Sources that receive events in groups (an HTTP request, a Kafka fetch,
 // a file) should use it.
 func (in *Ingestor) AddBatch(evs []events.Event, refused func(i int, err error)) int {
@@ -95,6 +99,7 @@ func (in *Ingestor) AddBatch(evs []events.Event, refused func(i int, err error))
 	}
 	clear(b.ev) // pseudonyms do not wait in the pool
 	clear(b.byShard)
+	clear(b.recs[:cap(b.recs)])
 	return accepted
 }
 

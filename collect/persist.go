@@ -248,11 +248,22 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (st *windowStore) append(id pseudonym.ID, idx uint32) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	encodeRecord(&st.buf, id, idx)
+	return st.writeLocked(st.buf[:])
+}
+
+// appendRecords writes encoded records with a single write call.
+func (st *windowStore) appendRecords(recs []byte) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.writeLocked(recs)
+}
+
+func (st *windowStore) writeLocked(b []byte) error {
 	if st.f == nil {
 		return errors.New("collect: window state file is closed")
 	}
-	encodeRecord(&st.buf, id, idx)
-	if _, err := st.f.Write(st.buf[:]); err != nil {
+	if _, err := st.f.Write(b); err != nil {
 		return fmt.Errorf("collect: persist window state: %w", err)
 	}
 	return nil
