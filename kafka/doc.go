@@ -1,7 +1,9 @@
 // Package kafka feeds privrec's collection from Kafka topics: a Consumer
 // reads events from a consumer group, hands each one to a sink (normally a
 // collect.Ingestor, which pseudonymizes the user ID at once), makes what it
-// accepted durable, and only then commits the offsets.
+// accepted durable, and only then commits the offsets. A sink with
+// AddBatch (BatchSink, as collect.Ingestor has) gets each poll's events in
+// one call.
 //
 // Delivery is at least once: offsets are committed after the sink's Sync
 // returned, so an event whose offset was committed is in the window state

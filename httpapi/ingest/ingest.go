@@ -6,7 +6,9 @@
 //
 // Events are decoded with events.DecodeJSON, the decoder of privrec's JSON
 // Lines files, so an event accepted from a file is accepted here and the
-// other way round. Responses and logs never echo a user ID.
+// other way round. Responses and logs never echo a user ID. A sink with
+// AddBatch ([BatchSink]: *collect.Ingestor, privrec run's service) gets
+// each request's events in one call.
 //
 // Durability: the handler acknowledges a request only when its accepted
 // events are durable. After adding them it calls the sink's Sync, when the
