@@ -44,6 +44,19 @@ func rawStreamOf(n, users int) []events.Event {
 	return evs
 }
 
+// twins returns two collectors made by mk and an ingestor for each, under
+// the same key: one to feed with Add, the other with AddBatch.
+func twins(t *testing.T, mk func() *Collector) (one, many *Collector, inOne, inMany *Ingestor) {
+	t.Helper()
+	one, many = mk(), mk()
+	var err error
+	inOne, err = NewIngestor(one, testKeyring(t))
+	require.NoError(t, err)
+	inMany, err = NewIngestor(many, testKeyring(t))
+	require.NoError(t, err)
+	return one, many, inOne, inMany
+}
+
 // AddBatch is Add, event by event: the same kept items, the same counters,
 // and the same refusals (same index, same error) as adding each event in
 // turn, for batches shorter than, equal to and longer than one run.
@@ -52,11 +65,7 @@ func TestAddBatchEqualsAddInTurn(t *testing.T) {
 	evs := rawStream(5000)
 	for _, size := range []int{1, 7, batchLen, batchLen + 1, len(evs)} {
 		t.Run(fmt.Sprint("batch=", size), func(t *testing.T) {
-			one, many := testCollector(t, cat, 4), testCollector(t, cat, 4)
-			inOne, err := NewIngestor(one, testKeyring(t))
-			require.NoError(t, err)
-			inMany, err := NewIngestor(many, testKeyring(t))
-			require.NoError(t, err)
+			one, many, inOne, inMany := twins(t, func() *Collector { return testCollector(t, cat, 4) })
 
 			want := map[int]error{}
 			for i, e := range evs {
@@ -204,12 +213,7 @@ func TestAddBatchLeavesNoPseudonymInItsPool(t *testing.T) {
 func TestAddBatchPersistFailureChangesNothing(t *testing.T) {
 	cat := testCatalog(t)
 	evs := append(rawStreamOf(4000, 100_000), rawStream(4000)...)
-	one := persistentCollector(t, cat, t.TempDir(), 4)
-	many := persistentCollector(t, cat, t.TempDir(), 4)
-	inOne, err := NewIngestor(one, testKeyring(t))
-	require.NoError(t, err)
-	inMany, err := NewIngestor(many, testKeyring(t))
-	require.NoError(t, err)
+	one, many, inOne, inMany := twins(t, func() *Collector { return persistentCollector(t, cat, t.TempDir(), 4) })
 	half := len(evs) / 2
 	for _, e := range evs[:half] {
 		_ = inOne.Add(e)
@@ -239,12 +243,7 @@ func TestAddBatchPersistFailureChangesNothing(t *testing.T) {
 // another, duplicates; and it refuses everything after Take.
 func TestAddBatchPersistedGroupsEqualAdd(t *testing.T) {
 	cat := testCatalog(t)
-	one := persistentCollector(t, cat, t.TempDir(), 4)
-	many := persistentCollector(t, cat, t.TempDir(), 4)
-	inOne, err := NewIngestor(one, testKeyring(t))
-	require.NoError(t, err)
-	inMany, err := NewIngestor(many, testKeyring(t))
-	require.NoError(t, err)
+	one, many, inOne, inMany := twins(t, func() *Collector { return persistentCollector(t, cat, t.TempDir(), 4) })
 	at := testStart.Add(time.Hour)
 	for round := range 8 { // each round: one event per user; rounds 5-7 repeat 0-2
 		evs := make([]events.Event, 500)
@@ -262,7 +261,7 @@ func TestAddBatchPersistedGroupsEqualAdd(t *testing.T) {
 	require.Positive(t, st.DroppedByBound)
 	require.Positive(t, st.DuplicateEvents)
 
-	_, err = many.Take(nil)
+	_, err := many.Take(nil)
 	require.NoError(t, err)
 	released := 0
 	assert.Zero(t, inMany.AddBatch(rawStreamOf(300, 100_000), func(_ int, err error) {

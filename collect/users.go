@@ -3,6 +3,7 @@ package collect
 import (
 	"encoding/binary"
 
+	"github.com/privrec/privrec/internal/bottomk"
 	"github.com/privrec/privrec/pseudonym"
 )
 
@@ -38,7 +39,7 @@ const maxLoad = 3
 func (t *userTable) home(id pseudonym.ID) int {
 	lo := binary.LittleEndian.Uint64(id[0:8])
 	hi := binary.LittleEndian.Uint64(id[8:16])
-	return int(mix64(lo ^ mix64(hi^t.seed)))
+	return int(bottomk.Mix64(lo ^ bottomk.Mix64(hi^t.seed)))
 }
 
 // find returns id's entry, or nil.
@@ -161,13 +162,4 @@ func (st *userState) wipe() {
 		clear(o)
 	}
 	*st = userState{}
-}
-
-// mix64 is the splitmix64 finalizer.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xBF58476D1CE4E5B9
-	x ^= x >> 27
-	x *= 0x94D049BB133111EB
-	return x ^ (x >> 31)
 }

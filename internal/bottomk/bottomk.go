@@ -21,7 +21,7 @@ func New(sampleKey [16]byte) Hash {
 func (h Hash) Rank(id pseudonym.ID, item uint32) uint64 {
 	a := binary.LittleEndian.Uint64(id[0:8]) ^ h.k0
 	b := binary.LittleEndian.Uint64(id[8:16]) ^ h.k1
-	return mix64(a ^ mix64(b^(uint64(item)+1)*0x9E3779B97F4A7C15))
+	return Mix64(a ^ Mix64(b^(uint64(item)+1)*0x9E3779B97F4A7C15))
 }
 
 // Bound returns the items user id keeps when their events name the given
@@ -43,8 +43,9 @@ func (h Hash) Bound(k int, id pseudonym.ID, items []uint32) []uint32 {
 	return items[:k]
 }
 
-// mix64 is the splitmix64 finalizer.
-func mix64(x uint64) uint64 {
+// Mix64 is the splitmix64 finalizer, a cheap bijective mix of 64 bits
+// (the collector's user table hashes pseudonyms with it too).
+func Mix64(x uint64) uint64 {
 	x ^= x >> 30
 	x *= 0xBF58476D1CE4E5B9
 	x ^= x >> 27
