@@ -1,6 +1,11 @@
 package collect
 
-import "github.com/privrec/privrec/pseudonym"
+import (
+	"unsafe"
+
+	"github.com/privrec/privrec/internal/prefetch"
+	"github.com/privrec/privrec/pseudonym"
+)
 
 // batchLen is how many events AddBatch pseudonymizes before it adds them:
 // enough that each shard gets several, whose lookups then overlap.
@@ -14,7 +19,6 @@ type batch struct {
 	count   [numShards]int32
 	start   [numShards + 1]int32 // shard s's events are byShard[start[s]:start[s+1]]
 	errs    [batchLen]error      // per event of the run: why it was refused, or nil
-	warm    uint32               // the lookups' values, so that the compiler keeps them
 	recs    []byte               // a shard's state-file records, written at once
 	changes []change             // the events those records are for
 }
@@ -64,39 +68,89 @@ func (b *batch) group() {
 // addBatch adds b's admitted events shard by shard and records each
 // refusal in b.errs. Every user's entry and items must be read before an
 // event can be placed, and on a large window each read misses the cache;
-// one at a time, each waits a full memory latency. So under a shard's lock
-// it first reads the entries the shard's events land on, then their items
-// (lookups independent of each other, whose latencies overlap), and only
-// then adds the events in order, on warm lines.
+// one at a time, each waits a full memory latency. So the shards' groups
+// go through a pipeline of three steps, each under the shard's lock: ask
+// for the entries the group's events land on; find them and ask for those
+// users' items; add the events in order. While one group is added, the
+// next one's items and the one after's entries arrive. A batch holds at
+// most three shard locks, taken in increasing order like every other
+// holder of several.
 func (c *Collector) addBatch(b *batch) {
 	b.group()
+	var pipe [numShards]int
+	n := 0
 	for si := range numShards {
-		evs := b.byShard[b.start[si]:b.start[si+1]]
-		if len(evs) == 0 {
-			continue
+		if b.start[si+1] > b.start[si] {
+			pipe[n] = si
+			n++
 		}
-		s := &c.shards[si]
-		s.mu.Lock()
-		if mask := len(s.users.entries) - 1; mask > 0 {
-			for i := range evs {
-				b.warm += s.users.entries[s.users.home(evs[i].id)&mask].at
-			}
-			for i := range evs {
-				if u := s.users.find(evs[i].id); u != nil {
-					b.warm += s.itemsOf(u, c.inline)[0]
-				}
-			}
+	}
+	for t := range n + 2 {
+		if t < n {
+			s := &c.shards[pipe[t]]
+			s.mu.Lock()
+			warmEntries(s, b.groupOf(pipe[t]))
 		}
-		if c.store != nil && len(evs) <= maxPersistGroup && !repeats(evs) {
-			c.addPersisted(s, evs, b)
-		} else {
-			for i := range evs {
-				b.errs[evs[i].pos] = c.addLocked(s, evs[i].id, evs[i].idx)
-			}
+		if k := t - 1; k >= 0 && k < n {
+			warmItems(&c.shards[pipe[k]], b.groupOf(pipe[k]), c.inline)
 		}
-		s.mu.Unlock()
+		if k := t - 2; k >= 0 {
+			s := &c.shards[pipe[k]]
+			c.addGroup(s, b.groupOf(pipe[k]), b)
+			s.mu.Unlock()
+		}
 	}
 }
+
+// groupOf returns shard si's events.
+func (b *batch) groupOf(si int) []batchEvent {
+	return b.byShard[b.start[si]:b.start[si+1]]
+}
+
+// addGroup adds one shard's events. The caller holds s.mu.
+func (c *Collector) addGroup(s *shard, evs []batchEvent, b *batch) {
+	if c.store != nil && len(evs) <= maxPersistGroup && !repeats(evs) {
+		c.addPersisted(s, evs, b)
+		return
+	}
+	for i := range evs {
+		b.errs[evs[i].pos] = c.addLocked(s, evs[i].id, evs[i].idx)
+	}
+}
+
+// warmEntries and warmItems ask for the entries a shard's events land on
+// and for their users' items, so that adding the events, two steps of the
+// pipeline later, finds them in the cache. They prefetch rather than load:
+// a load that misses holds up every instruction after it, so a loop of
+// loads overlapped only the few misses it reached before the processor's
+// window filled, while a prefetch retires at once and its line arrives
+// while the pipeline's other steps run. The caller holds s.mu.
+func warmEntries(s *shard, evs []batchEvent) {
+	mask := len(s.users.entries) - 1
+	if mask <= 0 {
+		return
+	}
+	for i := range evs {
+		prefetch.Line(uintptr(unsafe.Pointer(&s.users.entries[s.users.home(evs[i].id)&mask])))
+	}
+}
+
+func warmItems(s *shard, evs []batchEvent, inline int) {
+	for i := range evs {
+		u := s.users.find(evs[i].id)
+		if u == nil {
+			continue
+		}
+		items := s.itemsOf(u, inline)
+		for j := 0; j < int(u.n); j += cacheLine / 4 {
+			prefetch.Line(uintptr(unsafe.Pointer(&items[j])))
+		}
+	}
+}
+
+// cacheLine is the size of a cache line in bytes on the processors privrec
+// is tuned for (amd64, arm64).
+const cacheLine = 64
 
 // maxPersistGroup bounds the shard groups addPersisted takes: it compares
 // every pair of their subjects. A run of pseudonyms spreads over the

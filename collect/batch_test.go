@@ -271,3 +271,47 @@ func TestAddBatchPersistedGroupsEqualAdd(t *testing.T) {
 	}))
 	assert.Positive(t, released)
 }
+
+// A batch holds up to three shard locks at once. It takes them in
+// increasing order, as Take and the state file's compaction (after Forget)
+// take all of them, so that none of these can wait for another forever.
+func TestAddBatchAndLockAllDoNotDeadlock(t *testing.T) {
+	c := persistentCollector(t, testCatalog(t), t.TempDir(), 4)
+	in, err := NewIngestor(c, testKeyring(t))
+	require.NoError(t, err)
+	evs := rawStream(3000)
+	require.Positive(t, in.AddBatch(evs, nil))
+	done, stop := make(chan struct{}), make(chan struct{})
+	compactions := 0
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						in.AddBatch(evs, nil)
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			defer close(stop)
+			for i := 0; compactions < 200; i = (i + 1) % 2000 {
+				if ok, _ := in.Forget(fmt.Sprintf("customer-%d", i)); ok {
+					compactions++
+				}
+			}
+		})
+		wg.Wait()
+	}()
+	select {
+	case <-done:
+		assert.Equal(t, 200, compactions)
+	case <-time.After(time.Minute): // a deadlock, not a slow run: the test takes under 3 s even with -race
+		t.Fatal("AddBatch and Forget's compaction deadlocked")
+	}
+}

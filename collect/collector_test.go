@@ -480,3 +480,36 @@ func BenchmarkIngestorAdd(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkIngestorAddBatch adds runs of 1,000 events (an HTTP request's
+// worth) into a window that already holds 2^20 users, the size at which
+// each event's user state misses the cache.
+func BenchmarkIngestorAddBatch(b *testing.B) {
+	cat := testCatalog(b)
+	c := testCollector(b, cat, 16)
+	in, err := NewIngestor(c, testKeyring(b))
+	require.NoError(b, err)
+	const users = 1 << 20
+	names := make([]string, users)
+	evs := make([]events.Event, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("customer-%d", i)
+	}
+	for i := 0; i < users; i += len(evs) {
+		for j := range evs {
+			evs[j] = events.Event{UserID: names[(i+j)%users], Item: cat.Item(0).ID, Kind: events.KindView, Time: testStart}
+		}
+		in.AddBatch(evs, nil)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for n := 0; n < b.N; n += len(evs) {
+		for j := range evs {
+			evs[j] = events.Event{UserID: names[i%users], Item: cat.Item((i * 7) % 20).ID, Kind: events.KindView, Time: testStart}
+			i++
+		}
+		in.AddBatch(evs, nil)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
