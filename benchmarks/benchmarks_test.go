@@ -143,6 +143,7 @@ func TestPerfSmoke(t *testing.T) {
 	assert.Positive(t, r.HMACPerSec)
 	assert.Positive(t, r.IngestPerSec)
 	assert.Positive(t, r.IngestBatchPerSec)
+	assert.Positive(t, r.AdmitPerSec)
 	assert.Equal(t, 5000, r.IngestUsers)
 	assert.Positive(t, r.MemLatency)
 	require.Len(t, r.Releases, 1)
