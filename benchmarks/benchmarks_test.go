@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -228,4 +229,17 @@ func TestAblationSmoke(t *testing.T) {
 	assert.Contains(t, md.String(), "| no weighting")
 	assert.Contains(t, md.String(), "| item embeddings, d = 16")
 	assert.Contains(t, md.String(), "%) |")
+}
+
+// cpuTime reads the process's CPU clock: 50 ms of busy work moves it. (A
+// broken reading, such as the zero it falls back to on an error, fails.)
+func TestCPUTimeAdvances(t *testing.T) {
+	before := cpuTime()
+	x := uint64(1)
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+		for range 1000 {
+			x = x*6364136223846793005 + 1
+		}
+	}
+	assert.Positive(t, cpuTime()-before, "x = %d", x)
 }

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/privrec/privrec/collect"
@@ -212,15 +211,6 @@ func smallRelease(mech release.Mechanisms, procs int) (SmallRelease, error) {
 	}
 	sr.Mechanisms = strings.Join(names, ", ")
 	return sr, nil
-}
-
-// cpuTime is the CPU time the process has used, in user and system mode.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // quantile returns the q-quantile of d, which it sorts.
