@@ -462,20 +462,28 @@ func BenchmarkCollectorAdd(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-func BenchmarkIngestorAdd(b *testing.B) {
+// benchIngestor returns an ingestor on a fresh collector and the
+// benchmarks' event stream over the given number of users: event i is
+// user i mod users viewing one of the catalog's 20 items.
+func benchIngestor(b *testing.B, users int) (*Ingestor, func(i int) events.Event) {
 	cat := testCatalog(b)
-	c := testCollector(b, cat, 16)
-	in, err := NewIngestor(c, testKeyring(b))
+	in, err := NewIngestor(testCollector(b, cat, 16), testKeyring(b))
 	require.NoError(b, err)
-	const users = 1 << 16
 	names := make([]string, users)
 	for i := range names {
 		names[i] = fmt.Sprintf("customer-%d", i)
 	}
+	return in, func(i int) events.Event {
+		return events.Event{UserID: names[i%users], Item: cat.Item((i * 7) % 20).ID, Kind: events.KindView, Time: testStart}
+	}
+}
+
+func BenchmarkIngestorAdd(b *testing.B) {
+	in, event := benchIngestor(b, 1<<16)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		_ = in.Add(events.Event{UserID: names[i%users], Item: cat.Item((i * 7) % 20).ID, Kind: events.KindView, Time: testStart})
+		_ = in.Add(event(i))
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
@@ -485,28 +493,21 @@ func BenchmarkIngestorAdd(b *testing.B) {
 // worth) into a window that already holds 2^20 users, the size at which
 // each event's user state misses the cache.
 func BenchmarkIngestorAddBatch(b *testing.B) {
-	cat := testCatalog(b)
-	c := testCollector(b, cat, 16)
-	in, err := NewIngestor(c, testKeyring(b))
-	require.NoError(b, err)
 	const users = 1 << 20
-	names := make([]string, users)
+	in, event := benchIngestor(b, users)
 	evs := make([]events.Event, 1000)
-	for i := range names {
-		names[i] = fmt.Sprintf("customer-%d", i)
-	}
-	for i := 0; i < users; i += len(evs) {
+	i := 0
+	for ; i < users; i += len(evs) { // every user exists before the timing starts
 		for j := range evs {
-			evs[j] = events.Event{UserID: names[(i+j)%users], Item: cat.Item(0).ID, Kind: events.KindView, Time: testStart}
+			evs[j] = event(i + j)
 		}
 		in.AddBatch(evs, nil)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	i := 0
 	for n := 0; n < b.N; n += len(evs) {
 		for j := range evs {
-			evs[j] = events.Event{UserID: names[i%users], Item: cat.Item((i * 7) % 20).ID, Kind: events.KindView, Time: testStart}
+			evs[j] = event(i)
 			i++
 		}
 		in.AddBatch(evs, nil)
